@@ -1,0 +1,24 @@
+"""Build believable demo data (DESIGN §11). Idempotent: a second run changes nothing."""
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+DEMO_PASSWORD = "demo12345"
+
+
+class Command(BaseCommand):
+    help = "Create demo accounts, merchants, stores, deals, campaigns, orders and reviews."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--stores", type=int, default=None, help="how many stores to make (100000 for benchmarks)")
+        parser.add_argument("--seed", type=int, default=1, help="random seed, for repeatable data")
+        parser.add_argument("--force", action="store_true", help="run even when DEBUG is off")
+
+    def handle(self, *args, stores, seed: int, force, **options):
+        if not settings.DEBUG and not force:
+            raise CommandError("seed_demo refuses to run with DEBUG off; pass --force if you mean it.")
+        report = seed.seed_all(stores=stores, seed=seed, password=DEMO_PASSWORD, log=self.stdout.write)
+        self.stdout.write(self.style.SUCCESS("Demo data ready."))
+        self.stdout.write(f"Accounts (password {DEMO_PASSWORD}):")
+        for username, role in report["accounts"]:
+            self.stdout.write(f"  {username:<8} {role}")
