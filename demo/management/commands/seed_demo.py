@@ -3,6 +3,8 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from demo.seed import seed_all
+
 DEMO_PASSWORD = "demo12345"
 
 
@@ -17,7 +19,7 @@ class Command(BaseCommand):
     def handle(self, *args, stores, seed: int, force, **options):
         if not settings.DEBUG and not force:
             raise CommandError("seed_demo refuses to run with DEBUG off; pass --force if you mean it.")
-        report = seed.seed_all(stores=stores, seed=seed, password=DEMO_PASSWORD, log=self.stdout.write)
+        report = seed_all(stores=stores, seed=seed, password=DEMO_PASSWORD, log=self.stdout.write)
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
         self.stdout.write(f"Accounts (password {DEMO_PASSWORD}):")
         for username, role in report["accounts"]:
