@@ -4,12 +4,19 @@ from django.urls import include, path, re_path
 from django.views.i18n import JavaScriptCatalog
 from django.views.static import serve
 
+from merchants import views as merchant_views
+
 from . import views
 
 urlpatterns = [
-    path("", views.home, name="home"),
+    path("", merchant_views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("accounts/", include("accounts.urls")),
+    path("", include("merchants.urls")),
+    path("merchant/", include("o2o.console_urls")),
+    path("", include("payments.urls")),
+    path("", include("orders.urls")),
+    path("inbox/", include("notifications.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     path("api/v1/", include("o2o.api_urls")),

@@ -3,13 +3,8 @@ import logging
 from django.core.cache import cache
 from django.db import connection
 from django.http import JsonResponse
-from django.shortcuts import render
 
 logger = logging.getLogger(__name__)
-
-
-def home(request):
-    return render(request, "home.html")
 
 
 def _check_database():

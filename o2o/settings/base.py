@@ -7,6 +7,7 @@ Two modes are chosen by the environment alone:
 """
 
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import environ
@@ -79,6 +80,8 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "o2o.context_processors.site",
+                "merchants.context_processors.city",
+                "notifications.context_processors.unread_count",
             ],
         },
     },
@@ -157,6 +160,22 @@ CELERY_TASK_ROUTES = {
 CELERY_TIMEZONE = "Asia/Shanghai"
 CELERY_BEAT_SCHEDULE = {
     "heartbeat": {"task": "o2o.tasks.heartbeat_task", "schedule": timedelta(minutes=1)},
+    "expire-unpaid-orders": {"task": "orders.tasks.orders_expire_due_task", "schedule": timedelta(minutes=1)},
+    "expire-and-refund-vouchers": {
+        "task": "payments.tasks.vouchers_expire_and_refund_task",
+        "schedule": timedelta(minutes=10),
+    },
+    "refresh-has-deals": {"task": "merchants.tasks.stores_has_deals_refresh_task", "schedule": timedelta(minutes=5)},
+    "retry-stuck-refunds": {"task": "payments.tasks.refunds_retry_stuck_task", "schedule": timedelta(minutes=2)},
+    "booking-reminders": {"task": "orders.tasks.booking_reminders_task", "schedule": timedelta(minutes=10)},
+    "voucher-expiry-reminders": {
+        "task": "payments.tasks.voucher_expiry_reminders_task",
+        "schedule": timedelta(hours=1),
+    },
+    "retry-stuck-deliveries": {
+        "task": "notifications.tasks.deliveries_retry_stuck_task",
+        "schedule": timedelta(minutes=1),
+    },
 }
 
 # --- Auth ----------------------------------------------------------------------
@@ -208,6 +227,15 @@ EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
 EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="O2O <noreply@localhost>")
 
+# --- Notifications (docs/notifications.md) -----------------------------------------
+# The SMS provider (notifications/channels.py SmsBackend); the built-in one writes to the log.
+SMS_BACKEND = env.str("SMS_BACKEND", default="notifications.channels.LoggingSmsBackend")
+# E-mail and SMS carry absolute links to the site.
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
+# A delivery "sending" for longer than this lost its worker and is sent again (same
+# idempotency key). Must exceed notifications.tasks.deliver_task's hard time limit.
+NOTIFICATION_SENDING_LEASE_SECONDS = env.int("NOTIFICATION_SENDING_LEASE_SECONDS", default=120)
+
 # --- REST API ------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -255,3 +283,15 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
+DEFAULT_COMMISSION_RATE = Decimal(env.str("DEFAULT_COMMISSION_RATE", default="0.0600"))
+
+# --- Payments ----------------------------------------------------------------------
+PAYMENT_GATEWAY = env.str("PAYMENT_GATEWAY", default="sandbox")
+PAYMENT_GATEWAYS = {"sandbox": "payments.gateways.sandbox.SandboxGateway"}
+SANDBOX_GATEWAY_SECRET = env.str("SANDBOX_GATEWAY_SECRET", default="sandbox-secret-for-development-only")
+SANDBOX_GATEWAY_TOLERANCE_SECONDS = env.int("SANDBOX_GATEWAY_TOLERANCE_SECONDS", default=300)
+# Like an outside gateway, the sandbox sometimes notifies twice, and late.
+SANDBOX_DUPLICATE_RATE = env.float("SANDBOX_DUPLICATE_RATE", default=0.3)
+SANDBOX_MAX_DELAY_SECONDS = env.float("SANDBOX_MAX_DELAY_SECONDS", default=5.0)
+SANDBOX_REFUND_FAILURE_RATE = env.float("SANDBOX_REFUND_FAILURE_RATE", default=0.0)
+SANDBOX_DELIVERY = env.str("SANDBOX_DELIVERY", default="inprocess")  # or "http"

@@ -1,0 +1,122 @@
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from django.utils.dateparse import parse_date
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, status
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from merchants.access import EVERYONE, IsMerchantMember, member_stores
+from merchants.models import Service, Store
+from o2o.errors import Invalid
+
+from .. import selectors, services
+from ..availability import available_slots
+from .serializers import (
+    AvailabilityQuerySerializer,
+    MerchantBookingSerializer,
+    OrderCreateSerializer,
+    OrderSerializer,
+    SlotSerializer,
+)
+
+
+class OrderListCreate(generics.ListCreateAPIView):
+    """The signed-in consumer's orders; POST creates a deal order or a booking."""
+
+    permission_classes = [IsAuthenticated]
+    serializer_class = OrderSerializer
+
+    def get_queryset(self):
+        return selectors.orders_for_user(self.request.user)
+
+    @extend_schema(request=OrderCreateSerializer, responses={201: OrderSerializer})
+    def post(self, request):
+        data = OrderCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        if "deal" in v:
+            order = services.order_create_for_deal(user=request.user, deal_id=v["deal"], quantity=v["quantity"])
+        else:
+            order = services.order_create_for_booking(
+                user=request.user,
+                service_id=v["service"],
+                start=v["start"],
+                party_size=v["party_size"],
+                note=v.get("note", ""),
+            )
+        body = {
+            "id": order.pk,
+            "number": order.number,
+            "kind": order.kind,
+            "status": order.status,
+            "total": str(order.total),
+            "subtotal": str(order.subtotal),
+            "payment_deadline": order.payment_deadline,
+        }
+        return Response(body, status=status.HTTP_201_CREATED)
+
+
+class OrderDetail(generics.RetrieveAPIView):
+    permission_classes = [IsAuthenticated]
+    serializer_class = OrderSerializer
+
+    def get_queryset(self):
+        return selectors.orders_for_user(self.request.user)
+
+
+class StoreAvailability(APIView):
+    """Bookable slots of one service on one date (store-local): `[{start, end, remaining}]`."""
+
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        parameters=[AvailabilityQuerySerializer],
+        responses={200: SlotSerializer(many=True)},
+    )
+    def get(self, request, pk):
+        query = AvailabilityQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        store = get_object_or_404(Store.objects.discoverable().select_related("city"), pk=pk)
+        try:
+            service = (
+                Service.objects.select_related("store__city")
+                .prefetch_related("schedules", "date_rules", "store__closed_dates")
+                .get(pk=query.validated_data["service"], store=store, is_active=True)
+            )
+        except Service.DoesNotExist:
+            raise Invalid(_("This store has no such service."), field="service", code="unknown_service") from None
+        slots = available_slots(service, query.validated_data["date"])
+        return Response(SlotSerializer(slots, many=True).data)
+
+
+class MerchantBookingList(generics.ListAPIView):
+    """Bookings of the member's stores, on `date` (store-local, default today)."""
+
+    permission_classes = [IsAuthenticated, IsMerchantMember]
+    merchant_roles = EVERYONE
+    serializer_class = MerchantBookingSerializer
+
+    @extend_schema(parameters=[OpenApiParameter("date", str, description="YYYY-MM-DD"), OpenApiParameter("store", int)])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        raw = self.request.query_params.get("date")
+        try:
+            day = parse_date(raw) if raw else timezone.localdate()
+        except ValueError:  # well formed but not a date: 2030-02-30
+            day = None
+        if day is None:
+            raise Invalid(_("Give the date as YYYY-MM-DD."), field="date", code="bad_date")
+        store_ids = list(member_stores(self.request.member).values_list("pk", flat=True))
+        store = self.request.query_params.get("store")
+        if store:
+            if not store.isdigit() or int(store) not in store_ids:
+                raise Invalid(_("Not one of your stores."), field="store", code="unknown_store")
+            store_ids = [int(store)]
+        return selectors.bookings_for_merchant(
+            self.request.merchant, store_ids=store_ids, day=day, tz=timezone.get_current_timezone()
+        )
