@@ -6,6 +6,8 @@ import sys
 # name -> module with a `main(argv) -> exit status`; later benchmarks add a line here.
 BENCHMARKS = {
     "nearby": "bench.nearby",
+    "notifications_sigkill": "bench.notifications_sigkill",
+    "flash_sale": "bench.flash_sale",
 }
 
 

@@ -17,8 +17,9 @@ What it does (docs/benchmarks.md and docs/notifications.md record the figures):
    one marker file per accepted key, which survive SIGKILL) every request and every text it
    accepted.
 4. Starts `celery -A o2o worker -Q notifications` (prefork, 4 processes) in its own process
-   group, and when 40 % of the deliveries are sent, SIGKILLs the whole group: the parent and
-   every pool process die at once, mid-task, without acknowledging their messages.
+   group, and when 40 % of the deliveries are sent and a text is mid-send (claimed, not yet
+   marked sent), SIGKILLs the whole group: the parent and every pool process die at once,
+   mid-task, without acknowledging their messages.
 5. Starts a new worker. Messages the dead worker held are not redelivered by Redis before the
    visibility timeout (6 h in settings), so once the queue is drained the bench runs the
    stuck-delivery sweep (notifications.services.deliveries_retry_stuck, what beat runs every
@@ -42,6 +43,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -80,7 +82,7 @@ class SlowRecordingSmsBackend:
 
     def send(self, *, phone, text, idempotency_key):
         directory = Path(os.environ[SMS_DIR_ENV])
-        half_delay = float(os.environ.get(SMS_DELAY_ENV, "10")) / 2000
+        half_delay = float(os.environ.get(SMS_DELAY_ENV, "20")) / 2000
         _append(directory / "requests.log", idempotency_key)
         time.sleep(half_delay)
         try:
@@ -97,13 +99,17 @@ class SlowRecordingSmsBackend:
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m bench.notifications_sigkill", description=__doc__.splitlines()[0])
     parser.add_argument("--notifications", type=int, default=1000, help="notifications (one per user)")
-    parser.add_argument("--sms-delay-ms", type=float, default=10.0, help="the provider's time per text")
+    parser.add_argument("--sms-delay-ms", type=float, default=20.0, help="the provider's time per text")
     parser.add_argument("--concurrency", type=int, default=4, help="worker pool processes")
     parser.add_argument("--kill-at", type=float, default=0.4, help="SIGKILL when this share of deliveries is sent")
     parser.add_argument("--redis-db", type=int, default=13, help="Redis database number for the bench's broker")
     parser.add_argument("--timeout", type=float, default=150.0, help="give up after this many seconds")
     parser.add_argument("--keep", action="store_true", help=f"leave the {BENCH_DB} database for a closer look")
     options = parser.parse_args(argv)
+    if _django_already_set_up():
+        # `python -m bench` runs every benchmark in one process, and an earlier one has set up
+        # Django with its own database: run in a fresh process, with this benchmark's settings.
+        return subprocess.call([sys.executable, "-m", "bench.notifications_sigkill", *(argv or [])], cwd=ROOT)
 
     database_url, redis_url = os.environ.get("DATABASE_URL", ""), os.environ.get("REDIS_URL", "")
     if not database_url.startswith(("postgres://", "postgresql://", "pgsql://")) or not redis_url:
@@ -149,10 +155,18 @@ def _run(options, bench_url, broker_url, sms_dir):
 
     django.setup()
     import redis
-    from django.core.management import call_command
 
     broker = redis.Redis.from_url(broker_url)
     _clear_broker(broker)
+    try:
+        return _measure(options, env, broker, broker_url, sms_dir)
+    finally:
+        _clear_broker(broker)
+
+
+def _measure(options, env, broker, broker_url, sms_dir):
+    from django.core.management import call_command
+
     started = time.perf_counter()
     call_command("migrate", verbosity=0, interactive=False)
     print(f"Database {BENCH_DB} migrated in {time.perf_counter() - started:.1f} s; broker {broker_url}")
@@ -174,6 +188,10 @@ def _run(options, bench_url, broker_url, sms_dir):
         if worker.poll() is not None or time.monotonic() > deadline:
             return _give_up("the first worker stopped or took too long", log_path)
         time.sleep(0.02)
+    # The worst moment: wait (a little) until a text is mid-send, claimed but not yet marked.
+    wait_until = time.monotonic() + 3
+    while _counts()["sending"] == 0 and time.monotonic() < wait_until:
+        time.sleep(0.005)
     os.killpg(worker.pid, signal.SIGKILL)
     worker.wait()
     killed_after = time.perf_counter() - batch_started
@@ -212,6 +230,7 @@ def enqueue(count):
     from decimal import Decimal
 
     from django.contrib.auth import get_user_model
+    from django.db import connection
 
     from notifications import events
 
@@ -225,11 +244,25 @@ def enqueue(count):
         )
         for i in range(count)
     )
-    for user in user_model.objects.filter(username__startswith="bench").order_by("pk"):
-        # Autocommit: each notify() commits, and its two tasks are queued on that commit.
-        events.refund_done(
-            consumer=user, refund_id=user.pk, order_number=f"B{user.pk:08d}", amount=Decimal("9.90"), link="/orders/"
-        )
+    users = list(user_model.objects.filter(username__startswith="bench").order_by("pk"))
+
+    def notify_some(some):
+        try:
+            for user in some:
+                # Autocommit: each notify() commits, and its two tasks are queued on that commit.
+                events.refund_done(
+                    consumer=user,
+                    refund_id=user.pk,
+                    order_number=f"B{user.pk:08d}",
+                    amount=Decimal("9.90"),
+                    link="/orders/",
+                )
+        finally:
+            connection.close()
+
+    # A few callers at once, as several web processes would be: the wait is round trips.
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(notify_some, [users[i::4] for i in range(4)]))
 
 
 def report(options, sms_dir, at_kill, killed_after, batch_seconds, swept):
@@ -249,7 +282,7 @@ def report(options, sms_dir, at_kill, killed_after, batch_seconds, swept):
     requests = Counter(_lines(sms_dir / "requests.log"))
     repeats = Counter(_lines(sms_dir / "repeats.log"))
     accepted = {path.name for path in (sms_dir / "accepted").iterdir()}
-    texts_per_delivery = Counter({key: 1 for key in accepted})  # the provider accepts a key once
+    texts_per_delivery = Counter(dict.fromkeys(accepted, 1))  # the provider accepts a key once
     unknown = accepted - set(sms_keys)
     sent_without_text = sent_sms_keys - accepted
     missing = counts["deliveries"] - counts["sent"] - counts["failed"]
@@ -369,7 +402,7 @@ def _queue_length(broker):
 
 def _clear_broker(broker):
     """Only the bench's own keys, in the bench's own database number."""
-    for pattern in (f"{QUEUE}*", "unacked*", "_kombu.binding.*"):
+    for pattern in (f"{QUEUE}*", "unacked*", "_kombu.*"):
         for key in broker.scan_iter(match=pattern):
             broker.delete(key)
 
@@ -411,6 +444,14 @@ def _drop_database(url, name):
             cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         connection.close()
+
+
+def _django_already_set_up():
+    if "django" not in sys.modules:
+        return False
+    from django.apps import apps
+
+    return apps.ready
 
 
 def _close_django_connections():

@@ -14,7 +14,9 @@ Indexes only narrow the candidates; the exact haversine filter always has the la
   split in two where it crosses the 180° meridian, widened to a full band where it reaches a
   pole.
 
-docs/geo-search.md explains the choice.
+Stores inside a box inscribed in the circle skip the distance computation (`within_radius_q`),
+and on PostgreSQL a nearest-first page sorts only the stores no farther than the k-th nearest
+(`WithinKthNearest`). docs/geo-search.md explains the choices.
 """
 
 import math
@@ -104,6 +106,45 @@ def bounding_boxes(lat, lng, radius_km):
     if lng_max > 180:
         return [(lat_min, lat_max, lng_min, 180.0), (lat_min, lat_max, -180.0, lng_max - 360)]
     return [(lat_min, lat_max, lng_min, lng_max)]
+
+
+def inner_box(lat, lng, radius_km):
+    """A latitude/longitude box lying wholly inside the circle, or None where none is simple.
+
+    Stores in it are within the radius without computing a distance, which is most of the
+    stores a dense search counts; only those between this box and the circle pay for the
+    haversine formula. The box starts as the square inscribed in the circle, slightly shrunk;
+    its corners are its farthest points (for boxes this small), so checking them with the
+    reference formula proves the whole box is inside.
+    """
+    angle = radius_km / EARTH_RADIUS_KM
+    if angle > 0.05:  # over about 300 km: not worth it, and the corner argument weakens
+        return None
+    half_side_degrees = math.degrees(angle / math.sqrt(2)) * 0.999
+    lat_min, lat_max = lat - half_side_degrees, lat + half_side_degrees
+    if lat_min <= -89 or lat_max >= 89:
+        return None
+    # Longitude degrees are longest on the side nearer the equator: scale by that side.
+    widest_cos = math.cos(math.radians(min(abs(lat_min), abs(lat_max)) if lat_min * lat_max > 0 else 0.0))
+    dlng = half_side_degrees / widest_cos
+    lng_min, lng_max = lng - dlng, lng + dlng
+    if lng_min < -180 or lng_max > 180:
+        return None
+    corners = [(a, b) for a in (lat_min, lat_max) for b in (lng_min, lng_max)]
+    if any(haversine_km(lat, lng, a, b) > radius_km * (1 - BOX_MARGIN) for a, b in corners):
+        return None
+    return lat_min, lat_max, lng_min, lng_max
+
+
+def within_radius_q(lat, lng, radius_km, distance_field="distance_km"):
+    """Exactly the stores whose haversine distance is <= `radius_km` (`distance_field` must be
+    annotated with `distance_expression(lat, lng)`), computing it only outside `inner_box`."""
+    exact = Q(**{f"{distance_field}__lte": radius_km})
+    box = inner_box(lat, lng, radius_km)
+    if box is None:
+        return exact
+    lat_min, lat_max, lng_min, lng_max = box
+    return Q(latitude__range=(lat_min, lat_max), longitude__range=(lng_min, lng_max)) | exact
 
 
 def bounding_box_q(lat, lng, radius_km):

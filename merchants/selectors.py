@@ -1,8 +1,8 @@
 """Reads for discovery: store search (keyword, category, nearby, open now...) and store pages.
 
 Every list here costs a fixed number of queries whatever its length: the related rows a card
-shows (city, category, merchant, cover photo, hours, closures) come with `select_related` and
-one prefetch each.
+shows (city, category, merchant, cover photo, hours, closures) come with one prefetch each.
+docs/geo-search.md explains the shape of the queries.
 """
 
 import datetime as dt
@@ -77,9 +77,12 @@ def store_search(
 
     `city` and `category` are slugs (a category includes its sub-categories); `q` must match
     every term in the store's search text; `lat`/`lng` annotate `distance_km` and, with
-    `radius_km`, keep the stores within it; `open_now` uses each store's city time zone at
-    `now` (default: the current time). `ordering` is a key of `ORDERINGS`; the default is
-    `distance` when a point is given, else `-rating`.
+    `radius_km`, keep the stores within it; `open_now` keeps the stores open at `now`
+    (default: the current time) in their city's time zone. `ordering` is a key of
+    `ORDERINGS`; the default is `distance` when a point is given, else `-rating`.
+
+    Bad combinations raise `Invalid`; the API and the search page check them first, field by
+    field (`merchants.api.filters.StoreFilter`).
     """
     has_point = lat is not None and lng is not None
     if (lat is None) != (lng is None):
@@ -116,7 +119,9 @@ def store_search(
         anywhere = stores
         if radius_km is not None:
             radius_km = float(radius_km)
-            stores = stores.filter(geo.radius_prefilter(lat, lng, radius_km), distance_km__lte=radius_km)
+            stores = stores.filter(geo.radius_prefilter(lat, lng, radius_km)).filter(
+                geo.within_radius_q(lat, lng, radius_km)
+            )
         if ordering == "distance" and geo.uses_earthdistance():
             # A page of nearest stores then sorts a handful of rows, not every store in the radius.
             within_radius = stores if radius_km is not None else None

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
 from django.db import models
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -56,8 +57,6 @@ class Notification(models.Model):
         return f"{self.kind} → {self.user_id}: {self.title}"
 
     def get_absolute_url(self):
-        from django.urls import reverse
-
         return reverse("notifications:open", args=[self.pk])
 
     @property

@@ -120,6 +120,7 @@ def notify(*, user, kind, context, link="", subject=None, category=Category.TRAN
         if subject is None:
             raise ValueError("notify() needs a subject or a dedupe_key: a message must be unique")
         dedupe_key = dedupe_key_for(kind=kind, subject=subject, user_id=user.pk)
+    dedupe_key = dedupe_key[: Notification._meta.get_field("dedupe_key").max_length]
     existing = Notification.objects.filter(dedupe_key=dedupe_key).first()
     if existing is not None:
         return existing  # told again (a retried task, a repeated gateway notice)
@@ -129,7 +130,7 @@ def notify(*, user, kind, context, link="", subject=None, category=Category.TRAN
         # Race: two callers for the same event at once both pass the check above; the unique
         # key lets one insert, and get_or_create hands the other the winner's row.
         notification, created = Notification.objects.get_or_create(
-            dedupe_key=dedupe_key[:200],
+            dedupe_key=dedupe_key,
             defaults={
                 "user": user,
                 "kind": kind,

@@ -5,6 +5,7 @@ digits, the two mistakes people make when typing a code read off a phone screen.
 """
 
 import secrets
+import unicodedata
 
 CODE_LENGTH = 12
 
@@ -37,12 +38,13 @@ def new_code():
 
 
 def normalise(raw):
-    """Digits only: people type spaces and dashes, scanners may add a prefix."""
-    return "".join(ch for ch in str(raw) if ch.isdigit())
+    """ASCII digits only: people type spaces and dashes, phone keyboards may send full-width
+    digits (folded by NFKC), and anything else that looks like a digit (²) is dropped."""
+    return "".join(ch for ch in unicodedata.normalize("NFKC", str(raw)) if ch in "0123456789")
 
 
 def is_well_formed(code):
-    return len(code) == CODE_LENGTH and code.isdigit() and damm_digit(code) == 0
+    return len(code) == CODE_LENGTH and all(ch in "0123456789" for ch in code) and damm_digit(code) == 0
 
 
 def grouped(code):

@@ -48,6 +48,7 @@ from coupons import services as voucher_services
 from coupons.models import Redemption, Voucher
 from merchants.access import MANAGERS, member_stores
 from merchants.models import Store
+from notifications import events as notification_events
 from o2o import ratelimit
 from o2o.audit import audit
 from o2o.codes import CODE_LENGTH, is_well_formed
@@ -62,6 +63,7 @@ UNDO_WINDOW = dt.timedelta(hours=1)
 MAX_CODE_INPUT = 64  # longer input is not a code that was typed or scanned
 MAX_REQUEST_KEY = 64  # Redemption.request_key
 MAX_REASON = 200  # Redemption.undo_reason
+MAX_ID = 2**63 - 1  # primary keys are bigints; a larger number is no id (and SQLite would overflow)
 
 # Defaults of the wrong-code limits; settings of the same name override them.
 REDEMPTION_WRONG_CODES_PER_MEMBER = 10
@@ -115,6 +117,11 @@ def new_request_key():
     return secrets.token_urlsafe(24)
 
 
+def clean_device(raw):
+    """The user agent as recorded: printable characters only (PostgreSQL refuses NUL), cut to fit."""
+    return "".join(ch for ch in str(raw or "") if ch.isprintable())[:200]
+
+
 def clean_ip(raw):
     """An address for Redemption.ip, or None (`client_ip` says "unknown" when it has none)."""
     try:
@@ -131,13 +138,19 @@ def verify_stores(member):
     return member_stores(member).filter(merchant_id=member.merchant_id).select_related("city").order_by("name", "pk")
 
 
+def as_id(value):
+    """A primary key from user input, or None."""
+    try:
+        pk = int(value)
+    except (TypeError, ValueError):
+        return None
+    return pk if 0 < pk <= MAX_ID else None
+
+
 def store_for_member(member, store_id):
     """One of the member's stores by id, or Invalid: store ids are public, so naming the
     problem leaks nothing."""
-    try:
-        pk = int(store_id)
-    except (TypeError, ValueError):
-        pk = None
+    pk = as_id(store_id)
     store = verify_stores(member).filter(pk=pk).first() if pk else None
     if store is None:
         raise Invalid(_("Choose one of your stores."), field="store", code="unknown_store")
@@ -467,7 +480,8 @@ def voucher_redeem(*, code, member, store, request_key="", ip=None, device="", n
     attribute is True when `request_key` had already been used and this is the first result.
 
     Side effects in the same transaction: a booking is checked in; a deal order whose last
-    voucher this was is completed; an audit record names who, where, IP and device.
+    voucher this was is completed; an audit record names who, where, IP and device; the
+    consumer's "voucher used" notification is queued (sent after the commit).
     """
     now = now or timezone.now()
     code = clean_code(code)
@@ -510,7 +524,7 @@ def _redeem_locked(*, code, member, store, request_key, ip, device, now):
             redeemed_by=member.user,
             request_key=request_key,
             ip=clean_ip(ip),
-            device=device,
+            device=clean_device(device),
             now=now,
         )
     except IntegrityError:
@@ -522,7 +536,8 @@ def _redeem_locked(*, code, member, store, request_key, ip, device, now):
             return first
         raise _AlreadyUsed(voucher) from None
     if voucher.kind == Voucher.Kind.BOOKING:
-        if order.status == Order.Status.CONFIRMED:  # checked in on the bookings page already: nothing to do
+        # A booking checked in on the bookings page (or completed since) needs nothing more.
+        if order.status == Order.Status.CONFIRMED:
             order_services.booking_check_in(order=order, actor=member.user, now=now)
     elif order is not None:
         order_services.order_complete_if_done(order=order, now=now)
@@ -538,6 +553,17 @@ def _redeem_locked(*, code, member, store, request_key, ip, device, now):
         store_name=store.name,
         role=member.role,
         device=redemption.device,
+    )
+    # Written in this transaction, sent after the commit (a refused confirm tells nobody).
+    # The consumer's receipt doubles as a fraud alarm: "if this was not you, call us".
+    notification_events.voucher_redeemed(
+        consumer=voucher.user,
+        redemption_id=redemption.pk,
+        title=voucher.title,
+        code_display=voucher.code_display,
+        store_name=store.name,
+        redeemed_at=now.astimezone(store.tzinfo),
+        link=voucher.order.get_absolute_url() if voucher.order_id else "",
     )
     redemption.replayed = False
     return redemption
@@ -627,7 +653,7 @@ def redemption_undo(*, redemption, member, reason, ip=None, device="", now=None)
             store=redemption.store_id,
             reason=reason,
             role=member.role,
-            device=(device or "")[:200],
+            device=clean_device(device),
         )
     return redemption
 
@@ -668,7 +694,8 @@ def redemptions_for_member(member, *, store=None, date_from=None, date_to=None, 
 
 def redemption_for_member(member, redemption_id):
     """One redemption in the member's scope, or NotFound (the same answer as no such id)."""
-    redemption = redemptions_for_member(member).filter(pk=redemption_id).first() if redemption_id else None
+    pk = as_id(redemption_id)
+    redemption = redemptions_for_member(member).filter(pk=pk).first() if pk else None
     if redemption is None:
         raise NotFound(_("No such redemption."), code="unknown_redemption")
     return redemption

@@ -12,7 +12,7 @@ import secrets
 
 from django.core.cache import cache
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Exists, F, OuterRef, Q
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -94,14 +94,19 @@ def _take_stock(deal, units):
 
 def _release_stock(deal_id, units):
     Deal.objects.filter(pk=deal_id, units_taken__gte=units).update(units_taken=F("units_taken") - units)
+    # Now, so that the rest of this transaction sees the stock, and again after COMMIT, in
+    # case a request that read the deal before that set the flag meanwhile.
+    _forget_sold_out(deal_id)
     transaction.on_commit(lambda: _forget_sold_out(deal_id))
 
 
-# A flash sale's losers outnumber its winners many times over. Once a request has found a
-# deal sold out (with no expired hold to free), the next second's requests are told so from
-# the cache without reading the deal. The database stays the judge of every sale: the flag
-# only ever refuses, it is dropped as soon as stock comes back, and it is trusted for one
-# second at most (the longest an expired hold or a raised stock goes unnoticed).
+# A flash sale's losers outnumber its winners many times over. Once a live request has found
+# a deal sold out (with no expired hold to free), the requests of the next second are told so
+# from the cache without reading the deal. The database stays the judge of every sale: the
+# flag only ever refuses, it is dropped when stock comes back, and it lives one second of real
+# time at most (the longest an expired hold or a raised stock can go unnoticed). A caller that
+# names the time (`now=`: tests, replays) is not on the clock the flag lives by, so it always
+# gets the database's answer.
 SOLD_OUT_SECONDS = 1
 
 
@@ -109,18 +114,17 @@ def _sold_out_key(deal_id):
     return f"orders:sold-out:{deal_id}"
 
 
-def _known_sold_out(deal_id, now):
+def _known_sold_out(deal_id):
     try:
-        checked_at = cache.get(_sold_out_key(deal_id))
+        return cache.get(_sold_out_key(deal_id)) is not None
     except Exception:  # the cache is only a shortcut: without it, ask the database
         logger.warning("cache unavailable for the sold-out flag", exc_info=True)
         return False
-    return checked_at is not None and dt.timedelta(0) <= now - checked_at < dt.timedelta(seconds=SOLD_OUT_SECONDS)
 
 
-def _remember_sold_out(deal_id, now):
+def _remember_sold_out(deal_id):
     try:
-        cache.set(_sold_out_key(deal_id), now, timeout=SOLD_OUT_SECONDS)
+        cache.set(_sold_out_key(deal_id), True, timeout=SOLD_OUT_SECONDS)
     except Exception:
         logger.warning("cache unavailable for the sold-out flag", exc_info=True)
 
@@ -169,20 +173,39 @@ def _check_sellable_store(store):
         raise NotFound(_("This store is not taking orders."), code="store_unavailable")
 
 
-def _get_deal(deal_id, now):
-    """The deal with what selling it needs (store, merchant, commission categories), and
-    `has_due_holds`: whether unpaid orders past their deadline at `now` still hold some of it.
+# What selling a deal reads, and nothing more: every request of a flash sale compiles this
+# query, and building the full rows of five tables cost more than the rest of the request.
+_DEAL_FIELDS_FOR_SALE = (
+    "id",
+    "store_id",
+    "title",
+    "price",
+    "stock",
+    "units_taken",
+    "per_user_limit",
+    "max_per_order",
+    "sale_starts",
+    "sale_ends",
+    "is_active",
+    "store__merchant_id",
+    "store__is_published",
+    "store__merchant__status",
+    "store__merchant__commission_rate",
+    "store__merchant__category_id",
+    "store__merchant__category__commission_rate",
+    "store__merchant__category__parent_id",
+    "store__merchant__category__parent__commission_rate",
+    "store__merchant__category__parent__parent_id",
+)
 
-    That flag rides along in the same query so that the many losers of a flash sale are
-    answered "sold out" with one query for the deal, not two.
-    """
-    due_holds = Order.objects.filter(
-        status=Order.Status.PENDING_PAYMENT, payment_deadline__lte=now, items__deal_id=OuterRef("pk")
-    )
+
+def _get_deal(deal_id):
+    """The deal with its store, merchant and the categories its commission rate may come from,
+    in one query (only the fields order_create_for_deal reads)."""
     try:
         deal = (
             Deal.objects.select_related("store__merchant__category__parent")
-            .annotate(has_due_holds=Exists(due_holds))
+            .only(*_DEAL_FIELDS_FOR_SALE)
             .get(pk=deal_id)
         )
     except (Deal.DoesNotExist, ValueError, TypeError):
@@ -221,21 +244,6 @@ def _check_quantity(deal, quantity):
         )
 
 
-def _commit_without_waiting_for_disk():
-    """Let this transaction's COMMIT return before its WAL reaches the disk (PostgreSQL).
-
-    Why: the deal's row stays locked from the stock UPDATE until COMMIT has finished, so with
-    a synchronous commit a flash sale's winners queue one disk flush each (3-4 ms here) on
-    one row. What it risks: a database crash in the next fraction of a second may forget
-    the new, unpaid order together with its hold (they are one transaction, so stock stays
-    consistent). Nothing paid can be lost: the payment's own commit is synchronous and
-    flushes every earlier WAL record, this order's included.
-    """
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL synchronous_commit TO OFF")
-
-
 def _create_with_unique_number(create, now):
     """Run `create(number)` in a transaction; a (very rare) number collision tries again."""
     for attempt in range(NUMBER_ATTEMPTS):
@@ -252,26 +260,26 @@ def _create_with_unique_number(create, now):
 def order_create_for_deal(*, user, deal_id, quantity, now=None):
     """Create an unpaid order for `quantity` units of a deal, holding stock and the user's
     limit for 15 minutes. Refusals: sold out and over the limit are 409s."""
+    live = now is None
     now = now or timezone.now()
     _check_quantity_is_sane(quantity)
-    if _known_sold_out(deal_id, now):
+    if live and _known_sold_out(deal_id):
         raise Conflict(_("Sold out."), field="deal", code="sold_out")
-    deal = _get_deal(deal_id, now)
+    deal = _get_deal(deal_id)
     _check_deal_on_sale(deal, now)
     _check_quantity(deal, quantity)
     # Cheap early answer for the many losers of a flash sale; lazily free expired holds
     # first (DESIGN §9) so a late expiry worker never makes a deal look sold out.
     looks_sold_out = deal.stock is not None and deal.units_taken + quantity > deal.stock
-    if looks_sold_out and not (deal.has_due_holds and orders_expire_due(deal_id=deal.pk, now=now)):
-        if deal.units_taken >= deal.stock and not deal.has_due_holds:
-            _remember_sold_out(deal.pk, now)
+    if looks_sold_out and not orders_expire_due(deal_id=deal.pk, now=now):
+        if live and deal.units_taken >= deal.stock:
+            _remember_sold_out(deal.pk)
         raise Conflict(_("Sold out."), field="deal", code="sold_out")
 
     subtotal = to_money(deal.price * quantity)
     commission_rate = deal.store.merchant.effective_commission_rate
 
     def create(number):
-        _commit_without_waiting_for_disk()
         order = Order.objects.create(
             number=number,
             user=user,
@@ -303,12 +311,8 @@ def order_create_for_deal(*, user, deal_id, quantity, now=None):
     try:
         return _create_with_unique_number(create, now)
     except Conflict as exc:
-        # An expired hold (of this user, for the limit) may be what blocks them: free it and
-        # try once more. Holds made since the deal was read are not due at `now`, so when
-        # none was due then, there is nothing to free.
-        if deal.has_due_holds and orders_expire_due(
-            deal_id=deal.pk, user_id=user.pk if exc.code == "limit_reached" else None, now=now
-        ):
+        # An expired hold of this user may be what blocks them: free it and try once more.
+        if orders_expire_due(deal_id=deal.pk, user_id=user.pk if exc.code == "limit_reached" else None, now=now):
             return _create_with_unique_number(create, now)
         raise
 

@@ -11,7 +11,7 @@ import secrets
 from decimal import Decimal, InvalidOperation
 
 from django.db import transaction
-from django.db.models import F, Sum
+from django.db.models import F, Q, Sum
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -187,11 +187,20 @@ def refundable_amount(payment):
     return payment.amount - refunded
 
 
-def _refund_create(*, payment, order, amount, reason, note="", actor=None, now=None):
-    """Record a refund (inside the caller's transaction) and send it after commit."""
+def _refund_create(*, payment, order, amount, reason, note="", actor=None, now=None, capped=False):
+    """Record a refund (inside the caller's transaction) and send it after commit.
+
+    `capped`: what the consumer is owed (unused vouchers, a cancelled booking) may be more
+    than is left of the payment when platform finance already gave part of it back; they
+    then get the rest, never more. Otherwise asking for more than is left is a Conflict.
+    """
+    left = refundable_amount(payment)
+    if capped and amount > left:
+        amount = left
+        note = " ".join([str(note), _("Capped at what was left of the payment after earlier refunds.")]).strip()
     if amount <= ZERO:
         return None
-    if amount > refundable_amount(payment):
+    if amount > left:
         raise Conflict(_("More than what is left to refund."), code="over_refund")
     refund = Refund.objects.create(
         payment=payment,
@@ -253,12 +262,10 @@ def _refund_vouchers_locked(*, order, vouchers, reason, actor=None, now=None):
     payment back and never more. Refusing instead would leave unused vouchers that can
     never be refunded, and would stop the expiry job at this order.
     """
-    payment = _paid_payment(order)
-    amount = min(sum((v.amount for v in vouchers), ZERO), refundable_amount(payment))
-    note = ""
-    if amount < sum((v.amount for v in vouchers), ZERO):
-        note = _("Capped at what was left of the payment after earlier refunds.")
-    refund = _refund_create(payment=payment, order=order, amount=amount, reason=reason, note=note, actor=actor, now=now)
+    amount = sum((v.amount for v in vouchers), ZERO)
+    refund = _refund_create(
+        payment=_paid_payment(order), order=order, amount=amount, reason=reason, actor=actor, now=now, capped=True
+    )
     units_by_deal = {}
     for voucher in vouchers:
         voucher_mark_refunded(voucher=voucher, refund=refund, now=now)
@@ -315,14 +322,16 @@ def booking_cancel_and_refund(*, order, user, now=None):
         to_refund = order_services.booking_cancel_by_consumer(order=locked, actor=user, now=now)
         _void_booking_voucher(locked, now=now)
         if to_refund > ZERO:
-            _refund_create(
+            refund = _refund_create(
                 payment=_paid_payment(locked),
                 order=locked,
                 amount=to_refund,
                 reason=Refund.Reason.BOOKING_CANCELLED,
                 actor=user,
                 now=now,
+                capped=True,
             )
+            to_refund = refund.amount if refund else ZERO  # capped, perhaps
         _notify_booking_cancelled(locked.pk, by="consumer", refund_amount=to_refund)
         return locked
 
@@ -333,7 +342,7 @@ def booking_cancel_by_merchant_and_refund(*, order, actor, reason, now=None):
         to_refund = order_services.booking_cancel_by_merchant(order=locked, actor=actor, reason=reason, now=now)
         _void_booking_voucher(locked, now=now)
         if to_refund > ZERO:
-            _refund_create(
+            refund = _refund_create(
                 payment=_paid_payment(locked),
                 order=locked,
                 amount=to_refund,
@@ -341,7 +350,9 @@ def booking_cancel_by_merchant_and_refund(*, order, actor, reason, now=None):
                 note=reason,
                 actor=actor,
                 now=now,
+                capped=True,
             )
+            to_refund = refund.amount if refund else ZERO  # capped, perhaps
         _notify_booking_cancelled(locked.pk, by="merchant", reason=reason, refund_amount=to_refund)
         return locked
 
@@ -357,14 +368,16 @@ def booking_no_show_and_refund(*, order, actor, now=None):
             voucher.status, voucher.expired_at = Voucher.Status.EXPIRED, now or timezone.now()
             voucher.save(update_fields=["status", "expired_at"])
         if to_refund > ZERO:
-            _refund_create(
+            refund = _refund_create(
                 payment=_paid_payment(locked),
                 order=locked,
                 amount=to_refund,
                 reason=Refund.Reason.NO_SHOW,
                 actor=actor,
                 now=now,
+                capped=True,
             )
+            to_refund = refund.amount if refund else ZERO  # capped, perhaps
         _notify_booking_no_show(locked.pk, refund_amount=to_refund)
         return locked
 
@@ -454,10 +467,16 @@ def refunds_retry_stuck(*, older_than_seconds=120, now=None):
 # idempotent (one per event, object and recipient), so a repeated flow repeats no message.
 
 
-def _merchant_staff(merchant_id):
-    """Owners and managers: the people who run a merchant's orders and bookings."""
+def _merchant_staff(order):
+    """Owners and managers of the order's merchant who work at its store (no stores listed on a
+    membership means every store): the people who run its orders and bookings."""
     roles = [MerchantMember.Role.OWNER, MerchantMember.Role.MANAGER]
-    members = MerchantMember.objects.filter(merchant_id=merchant_id, role__in=roles).select_related("user")
+    members = (
+        MerchantMember.objects.filter(merchant_id=order.merchant_id, role__in=roles)
+        .filter(Q(stores__isnull=True) | Q(stores=order.store_id))
+        .select_related("user")
+        .distinct()
+    )
     return [member.user for member in members.order_by("pk")]
 
 
@@ -480,7 +499,7 @@ def _bookings_console_link(order):
 def _notify_order_paid(order_id):
     """The consumer's receipt (a booking: its confirmation) and the merchant's new order."""
     order = Order.objects.select_related("user", "store__city").get(pk=order_id)
-    staff = _merchant_staff(order.merchant_id)
+    staff = _merchant_staff(order)
     if order.kind == Order.Kind.BOOKING:
         notification_events.booking_confirmed(
             consumer=order.user,
@@ -514,7 +533,7 @@ def _notify_booking_cancelled(order_id, *, by, reason="", refund_amount=None):
     by_consumer = by == "consumer"
     notification_events.booking_cancelled(
         by=by,
-        recipients=_merchant_staff(order.merchant_id) if by_consumer else [order.user],
+        recipients=_merchant_staff(order) if by_consumer else [order.user],
         **_booking_facts(order),
         link=_bookings_console_link(order) if by_consumer else order.get_absolute_url(),
         reason=reason,

@@ -6,6 +6,8 @@ import shutil
 import pytest
 from django.core.cache import cache
 from django.db import connection
+from django.test import Client
+from django.utils import translation
 
 # Playwright runs an event loop in the test thread; Django's ORM calls there are ours.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -25,6 +27,19 @@ def pytest_collection_modifyitems(config, items):
 def _postgres_only(request):
     if request.node.get_closest_marker("postgres") and connection.vendor != "postgresql":
         pytest.skip("needs PostgreSQL: set DATABASE_URL")
+
+
+@pytest.fixture(autouse=True)
+def _english():
+    """Tests read messages in English; the product's default language is Simplified Chinese,
+    and tests of the Chinese text ask for it explicitly."""
+    with translation.override("en"):
+        yield
+
+
+@pytest.fixture
+def client():
+    return Client(HTTP_ACCEPT_LANGUAGE="en")
 
 
 @pytest.fixture(autouse=True)
@@ -84,4 +99,4 @@ def user_factory(password):
 def api_client():
     from rest_framework.test import APIClient
 
-    return APIClient()
+    return APIClient(HTTP_ACCEPT_LANGUAGE="en")

@@ -10,7 +10,7 @@ register = template.Library()
 @register.simple_tag
 def qr_svg(data, scale=4):
     """An inline SVG QR code of `data`, drawn on the server (no script, no outside service)."""
-    return mark_safe(segno.make(str(data), error="m").svg_inline(scale=scale, border=2, omitsize=True))  # noqa: S308
+    return mark_safe(segno.make(str(data), error="m", micro=False).svg_inline(scale=scale, border=2, omitsize=True))  # noqa: S308
 
 
 @register.filter

@@ -36,7 +36,9 @@ class AlreadyUsedSerializer(ErrorSerializer):
 
 class CodeAtStoreSerializer(serializers.Serializer):
     code = serializers.CharField(max_length=flow.MAX_CODE_INPUT, help_text="12 digits; spaces and dashes are ignored")
-    store = serializers.IntegerField(min_value=1, help_text="One of the signed-in member's stores")
+    store = serializers.IntegerField(
+        min_value=1, max_value=flow.MAX_ID, help_text="One of the signed-in member's stores"
+    )
 
 
 class RedeemRequestSerializer(CodeAtStoreSerializer):
@@ -162,13 +164,15 @@ class LookupSerializer(serializers.Serializer):
 
 
 class HistoryQuerySerializer(serializers.Serializer):
-    store = serializers.IntegerField(required=False, min_value=1)
+    store = serializers.IntegerField(required=False, min_value=1, max_value=flow.MAX_ID)
     date_from = serializers.DateField(required=False)
     date_to = serializers.DateField(required=False)
     status = serializers.ChoiceField(
         choices=[flow.HistoryStatus.LIVE, flow.HistoryStatus.UNDONE], required=False, allow_blank=True
     )
-    member = serializers.IntegerField(required=False, min_value=1, help_text="User id of the staff who redeemed")
+    member = serializers.IntegerField(
+        required=False, min_value=1, max_value=flow.MAX_ID, help_text="User id of the staff who redeemed"
+    )
 
     def validate(self, data):
         if data.get("date_from") and data.get("date_to") and data["date_from"] > data["date_to"]:

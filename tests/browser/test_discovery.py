@@ -49,7 +49,7 @@ def stores():
 
 def test_find_a_store_from_the_category_grid(live_server, page, stores):
     page.goto(f"{live_server.url}/")
-    page.get_by_role("link", name="Food").click()
+    page.locator(".category-grid").get_by_role("link", name="Food").click()
 
     expect(page).to_have_url(re.compile(r"/search/\?category=food"))
     results = page.locator(".store-list")

@@ -524,14 +524,6 @@ def race(*calls):
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.xfail(
-    strict=False,
-    reason=(
-        "orders.services._take_stock compares units_taken with the stock read before the row lock "
-        "(deal.stock - units, a literal), so a buyer who loses the race to a stock cut gets the "
-        "deal_never_oversold IntegrityError (a 500) instead of 'sold out'; F('stock') fixes it."
-    ),
-)
 def test_lowering_the_stock_while_someone_buys_never_oversells(merchant, store, owner, user_factory):
     for _round in range(5):
         deal = DealFactory(store=store, stock=5, per_user_limit=10)

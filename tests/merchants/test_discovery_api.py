@@ -117,6 +117,26 @@ def test_store_list_result_shape(api_client):
     assert row["cover"]["thumbnail_url"].endswith(cover.thumbnail.url)
 
 
+@pytest.mark.parametrize("with_point", [False, True])
+def test_hand_written_rows_match_the_declared_fields(rf, with_point):
+    from rest_framework import serializers
+
+    from merchants.api.serializers import StoreListSerializer
+    from merchants.selectors import store_search
+
+    store = always_open(StoreFactory(rating=Decimal("4.25"), review_count=3))
+    add_photo(store, cover=True)
+    point = {"lat": 31.2300, "lng": 121.4700} if with_point else {}
+    found = next(iter(store_search(**point)))
+    serializer = StoreListSerializer(context={"request": rf.get("/")})
+
+    fast = serializer.to_representation(found)
+    by_fields = serializers.ModelSerializer.to_representation(serializer, found)
+
+    assert fast == by_fields
+    assert ("distance_km" in fast) is with_point
+
+
 def test_store_list_is_paginated(api_client):
     merchant = MerchantFactory()
     for _ in range(3):

@@ -14,7 +14,7 @@ LIST = "/api/v1/me/notifications/"
 
 
 def api_for(user):
-    client = APIClient()
+    client = APIClient(HTTP_ACCEPT_LANGUAGE="en")
     client.force_authenticate(user)
     return client
 
@@ -27,7 +27,7 @@ def refund_note(user, refund_id):
 
 
 def test_the_list_needs_authentication():
-    assert APIClient().get(LIST).status_code in (401, 403)
+    assert APIClient(HTTP_ACCEPT_LANGUAGE="en").get(LIST).status_code in (401, 403)
 
 
 def test_the_list_is_the_callers_own_newest_first_and_paginated(en_user, zh_user):

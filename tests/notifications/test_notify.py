@@ -77,16 +77,13 @@ def test_the_subject_is_kept_as_a_generic_reference(zh_user):
     assert note.subject_id == "7"
 
 
-def test_nothing_is_queued_when_the_callers_transaction_rolls_back(
-    zh_user, sms, django_capture_on_commit_callbacks
-):
+def test_nothing_is_queued_when_the_callers_transaction_rolls_back(zh_user, sms, django_capture_on_commit_callbacks):
     class Boom(Exception):
         pass
 
-    with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        with pytest.raises(Boom), transaction.atomic():
-            paid(zh_user)
-            raise Boom
+    with django_capture_on_commit_callbacks(execute=True) as callbacks, pytest.raises(Boom), transaction.atomic():
+        paid(zh_user)
+        raise Boom
 
     assert callbacks == []
     assert not Notification.objects.exists()

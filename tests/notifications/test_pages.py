@@ -15,6 +15,12 @@ from notifications.models import Category, Notification
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True)
+def _english_pages(client):
+    """The page texts asserted below are the English ones (the site's default is Chinese)."""
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = "en"
+
+
 def refund_note(user, refund_id, *, created_at=None):
     [note] = events.refund_done(
         consumer=user, refund_id=refund_id, order_number=f"N{refund_id}", amount=Decimal("10.00"), link="/orders/"

@@ -54,7 +54,8 @@ def test_approving_an_application_notifies_the_applicant(admin_user, user_factor
         merchant_services.merchant_application_approve(application=application, acting_user=admin_user)
 
     note = Notification.objects.get(user=applicant)
-    assert (note.kind, note.title, note.link) == ("merchant_application_approved", "入驻申请已通过：阿达面馆", "/merchant/")
+    assert (note.kind, note.link) == ("merchant_application_approved", "/merchant/")
+    assert note.title == "入驻申请已通过：阿达面馆"
     assert len(mail.outbox) == 1 and mail.outbox[0].subject == note.title
 
 
@@ -264,3 +265,17 @@ def test_a_clerk_only_merchant_still_notifies_the_consumer(user_factory):
     paid_deal_order(buyer, DealFactory(store=StoreFactory(merchant=merchant)))
 
     assert Notification.objects.get().user == buyer
+
+
+def test_a_manager_of_another_store_is_not_told_about_this_ones_orders(user_factory, shop):
+    other_store = StoreFactory(merchant=shop["merchant"])
+    elsewhere = MemberFactory(merchant=shop["merchant"], role=MerchantMember.Role.MANAGER, user=user_factory())
+    elsewhere.stores.set([other_store])
+    here = MemberFactory(merchant=shop["merchant"], role=MerchantMember.Role.MANAGER, user=user_factory())
+    here.stores.set([shop["store"]])
+
+    paid_deal_order(user_factory(), DealFactory(store=shop["store"]))
+
+    assert kinds_for(elsewhere.user) == []
+    assert kinds_for(here.user) == ["order_paid_merchant"]
+    assert kinds_for(shop["owner"]) == ["order_paid_merchant"]

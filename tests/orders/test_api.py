@@ -29,7 +29,7 @@ ORDERS = "/api/v1/orders/"
 
 
 def client_for(user):
-    client = APIClient()
+    client = APIClient(HTTP_ACCEPT_LANGUAGE="en")
     client.force_authenticate(user)
     return client
 
@@ -89,7 +89,7 @@ def test_post_a_booking_answers_201_with_the_contract_fields(alice, consumer):
 
 def test_post_with_a_token_works_like_a_session(consumer):
     token = Token.objects.create(user=consumer)
-    client = APIClient()
+    client = APIClient(HTTP_ACCEPT_LANGUAGE="en")
     client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
 
     response = client.post(ORDERS, {"deal": DealFactory().pk, "quantity": 1}, format="json")

@@ -345,55 +345,74 @@ def test_a_deal_of_a_suspended_merchant_is_not_found(user_factory):
     assert error.status_code == 404
 
 
-# --- the sold-out shortcut for a flash sale's many losers ---------------------------------
+# --- the sold-out shortcut for a flash sale's many losers (live requests: no `now=`) -----------
 
 
-def test_a_sold_out_answer_is_remembered_for_a_second_without_reading_the_deal(user_factory, django_assert_num_queries):
+def live_buy(user, deal, quantity=1):
+    return order_create_for_deal(user=user, deal_id=deal.pk, quantity=quantity)
+
+
+def test_a_sold_out_answer_is_remembered_without_reading_the_deal(user_factory, django_assert_num_queries):
     deal = DealFactory(stock=1)
-    deal_order(user_factory(), deal, now=NOW)
+    live_buy(user_factory(), deal)
     first_loser, second_loser = user_factory(), user_factory()
-    assert_refused(deal, first_loser, Conflict, "sold_out")
+    with pytest.raises(Conflict):
+        live_buy(first_loser, deal)  # reads the deal, finds nothing to expire, remembers
 
     with django_assert_num_queries(0), pytest.raises(Conflict) as info:
-        order_create_for_deal(user=second_loser, deal_id=deal.pk, quantity=1, now=NOW + dt.timedelta(milliseconds=900))
+        live_buy(second_loser, deal)
 
     assert info.value.code == "sold_out"
 
 
-def test_the_sold_out_flag_is_not_trusted_after_a_second(user_factory):
-    # given the last unit held since NOW and a refusal just before its deadline
+def test_stock_coming_back_clears_the_sold_out_flag_at_once(user_factory):
     deal = DealFactory(stock=1)
-    abandoned = deal_order(user_factory(), deal, now=NOW)
-    deadline = NOW + dt.timedelta(minutes=15)
-    assert_refused(deal, user_factory(), Conflict, "sold_out", now=deadline - dt.timedelta(seconds=1))
+    holder = user_factory()
+    order = live_buy(holder, deal)
+    with pytest.raises(Conflict):
+        live_buy(user_factory(), deal)
 
-    # when a buyer comes at the deadline
-    order = deal_order(user_factory(), deal, now=deadline)
+    order_cancel_unpaid(order=order, actor=holder)
 
-    # then the database was asked again, and the expired hold freed
+    assert live_buy(user_factory(), deal).status == Order.Status.PENDING_PAYMENT
+
+
+def test_a_caller_that_names_the_time_always_gets_the_databases_answer(user_factory):
+    # given the last unit held by an unpaid order and a live refusal remembered
+    deal = DealFactory(stock=1)
+    abandoned = live_buy(user_factory(), deal)
+    with pytest.raises(Conflict):
+        live_buy(user_factory(), deal)
+
+    # when a buyer comes after the hold's deadline
+    order = deal_order(user_factory(), deal, now=abandoned.payment_deadline)
+
+    # then the expired hold was freed for them
     assert order.status == Order.Status.PENDING_PAYMENT
     abandoned.refresh_from_db()
     assert abandoned.status == Order.Status.CANCELLED
 
 
-def test_stock_coming_back_clears_the_sold_out_flag_at_once(user_factory, django_capture_on_commit_callbacks):
-    deal = DealFactory(stock=1)
-    holder = user_factory()
-    order = deal_order(holder, deal, now=NOW)
-    assert_refused(deal, user_factory(), Conflict, "sold_out")
-
-    with django_capture_on_commit_callbacks(execute=True):  # the flag goes once the release is committed
-        order_cancel_unpaid(order=order, actor=holder, now=NOW)
-
-    assert deal_order(user_factory(), deal, now=NOW).status == Order.Status.PENDING_PAYMENT
-
-
 def test_a_bad_quantity_is_reported_even_when_sold_out(user_factory):
     deal = DealFactory(stock=1)
-    deal_order(user_factory(), deal, now=NOW)
-    assert_refused(deal, user_factory(), Conflict, "sold_out")
+    live_buy(user_factory(), deal)
+    with pytest.raises(Conflict):
+        live_buy(user_factory(), deal)
 
-    assert_refused(deal, user_factory(), Invalid, "bad_quantity", quantity=0)
+    with pytest.raises(Invalid) as info:
+        live_buy(user_factory(), deal, quantity=0)
+
+    assert info.value.code == "bad_quantity"
+
+
+def test_some_units_left_are_not_remembered_as_sold_out(user_factory):
+    deal = DealFactory(stock=3, per_user_limit=5)
+    live_buy(user_factory(), deal, 2)
+    buyer = user_factory()
+    with pytest.raises(Conflict):
+        live_buy(buyer, deal, 2)
+
+    assert live_buy(buyer, deal, 1).status == Order.Status.PENDING_PAYMENT
 
 
 def test_the_deal_never_holds_more_than_its_stock_in_the_database(user_factory):

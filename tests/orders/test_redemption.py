@@ -194,7 +194,11 @@ def test_redeem_marks_the_voucher_used_and_records_who_where_and_how(deal, store
     assert vouchers[0].redeemed_at == NOW
     assert redemption.replayed is False
     assert (redemption.store, redemption.redeemed_by, redemption.redeemed_at) == (store, clerk.user, NOW)
-    assert (redemption.ip, redemption.device, redemption.merchant_id) == ("10.0.0.7", "Mozilla/5.0 (iPad)", store.merchant_id)
+    assert (redemption.ip, redemption.device, redemption.merchant_id) == (
+        "10.0.0.7",
+        "Mozilla/5.0 (iPad)",
+        store.merchant_id,
+    )
     event = AuditEvent.objects.get(action="voucher.redeemed")
     assert event.actor == clerk.user and event.ip == "10.0.0.7"
     assert event.content_type == ContentType.objects.get_for_model(Redemption)
@@ -606,7 +610,9 @@ def test_undoing_twice_changes_nothing_the_second_time(deal, store, clerk):
     redemption = redeem(voucher, clerk, store)
     flow.redemption_undo(redemption=redemption, member=clerk, reason="First", now=NOW + dt.timedelta(minutes=1))
 
-    again = flow.redemption_undo(redemption=redemption, member=clerk, reason="Second", now=NOW + dt.timedelta(minutes=2))
+    again = flow.redemption_undo(
+        redemption=redemption, member=clerk, reason="Second", now=NOW + dt.timedelta(minutes=2)
+    )
 
     assert again.undo_reason == "First"
     assert AuditEvent.objects.filter(action="voucher.redemption_undone").count() == 1
@@ -643,3 +649,29 @@ def test_history_is_scoped_to_the_members_stores_and_filters(merchant, deal, sto
     assert list(flow.redemptions_for_member(owner, status="live", redeemed_by=owner.user_id)) == [at_branch]
     day = NOW.date()
     assert list(flow.redemptions_for_member(owner, date_from=day, date_to=day)) == [at_store]
+
+
+def test_the_consumer_is_told_their_voucher_was_used_once(deal, store, clerk, django_capture_on_commit_callbacks):
+    from notifications.models import Notification
+
+    order, (voucher,) = buy(deal)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        redeem(voucher, clerk, store, request_key="k")
+        redeem(voucher, clerk, store, request_key="k")  # a replay tells nobody again
+
+    notes = Notification.objects.filter(user=order.user, kind="voucher_redeemed")
+    assert notes.count() == 1
+    assert "Golden Wok Bund" in notes.get().body and voucher.code_display in notes.get().body
+    assert notes.get().link == order.get_absolute_url()
+
+
+def test_a_refused_confirm_tells_nobody(deal, store, clerk):
+    from notifications.models import Notification
+
+    _order, (voucher,) = buy(deal)
+
+    with pytest.raises(Invalid):
+        redeem(voucher, clerk, store, now=BOUGHT - dt.timedelta(hours=1))
+
+    assert not Notification.objects.filter(kind="voucher_redeemed").exists()

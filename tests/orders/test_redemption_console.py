@@ -16,22 +16,15 @@ from coupons.models import Redemption, Voucher
 from orders.models import Order
 from tests.factories.merchants import StoreFactory
 from tests.factories.payments import paid_deal_order
-from tests.orders.test_redemption import (  # noqa: F401 (fixtures)
-    CLERK,
-    NOT_FOUND,
-    UNKNOWN_CODE,
-    branch,
-    clerk,
-    deal,
-    member_of,
-    merchant,
-    other_merchant_clerk,
-    owner,
-    store,
-    well_formed,
-)
+from tests.orders import test_redemption as shared
+from tests.orders.test_redemption import CLERK, NOT_FOUND, UNKNOWN_CODE, member_of, well_formed
 
 pytestmark = pytest.mark.django_db
+
+# The service tests' fixtures: one merchant with two stores, a deal, its owner and a clerk of
+# the first store, and a clerk of another merchant.
+merchant, store, branch, deal = shared.merchant, shared.store, shared.branch, shared.deal
+owner, clerk, other_merchant_clerk = shared.owner, shared.clerk, shared.other_merchant_clerk
 
 VERIFY = "/merchant/verify/"
 LOOKUP = "/merchant/verify/lookup/"
@@ -362,3 +355,27 @@ def test_a_clerk_can_verify_where_there_are_several_clerks(client, user_factory,
         redeem_through_pages(signed_in(client, member), voucher, store)
 
     assert {r.redeemed_by_id for r in Redemption.objects.all()} == {m.user_id for m in colleagues}
+
+
+def test_the_consumers_qr_code_is_a_regular_qr_code(client, user_factory, deal):
+    order, _vouchers = bought(deal, user_factory=user_factory)
+    client.force_login(order.user)
+
+    page = client.get(order.get_absolute_url()).content.decode()
+
+    # A regular QR code is at least 21 modules wide (version 1), plus the quiet zone of 2 on
+    # each side, drawn at scale 4: a viewBox of 100 or more. Micro QR M3 is 76.
+    size = int(re.search(r'<svg viewBox="0 0 (\d+) \d+" class="segno"', page).group(1))
+    assert size >= (21 + 2 * 2) * 4
+
+
+def test_numbers_too_large_for_an_id_are_refused_not_an_error(client, owner):
+    signed_in(client, owner)
+    huge = 10**30
+
+    assert client.post(LOOKUP, {"store": huge, "code": UNKNOWN_CODE}).status_code == 400
+    assert client.post(CONFIRM, {"store": huge, "code": UNKNOWN_CODE, "request_key": "k"}).status_code == 400
+    assert client.get(HISTORY, {"store": huge}).status_code == 400
+    assert client.get(HISTORY, {"member": huge}).status_code == 400
+    assert client.get(f"/merchant/verify/done/{huge}/").status_code == 404
+    assert client.get(f"/merchant/redemptions/{huge}/undo/").status_code == 404

@@ -53,7 +53,7 @@ def counter():
         if role == MerchantMember.Role.CLERK:
             member.stores.set([store])
         staff.append((member, store))
-    buyer = get_user_model().objects.create_user(username="buyer", password="x")  # noqa: S106
+    buyer = get_user_model().objects.create_user(username="buyer", password="x")
     return deal, staff, buyer
 
 
@@ -82,9 +82,11 @@ def one_code_round(racers, deal, staff, buyer, round_):
 
     # when 25 members at two stores each press "confirm" twice (same key), all at once
     calls = [
-        (lambda m=member, s=store, key=f"r{round_}-m{i}": flow.voucher_redeem(
-            code=voucher.code, member=m, store=s, request_key=key, ip="10.0.0.1", device="race"
-        ))
+        (
+            lambda m=member, s=store, key=f"r{round_}-m{i}": flow.voucher_redeem(
+                code=voucher.code, member=m, store=s, request_key=key, ip="10.0.0.1", device="race"
+            )
+        )
         for i, (member, store) in enumerate(staff)
         for _tap in range(2)
     ]

@@ -25,7 +25,7 @@ ORDERS = "/api/v1/orders/"
 
 
 def api_for(user):
-    client = APIClient()
+    client = APIClient(HTTP_ACCEPT_LANGUAGE="en")
     client.force_authenticate(user)
     return client
 
@@ -84,7 +84,7 @@ def test_asking_to_pay_twice_reuses_the_waiting_payment(buyer, unpaid):
 
 
 def test_pay_with_a_token(buyer, unpaid):
-    client = APIClient()
+    client = APIClient(HTTP_ACCEPT_LANGUAGE="en")
     client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=buyer).key}")
 
     assert client.post(f"{ORDERS}{unpaid.pk}/pay/").status_code == 200

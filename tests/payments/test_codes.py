@@ -137,20 +137,9 @@ def test_a_normalised_grouped_code_is_the_code(sample):
         assert normalise("-".join(grouped(code).split())) == code
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (o2o/codes.py, not this suite's to change): normalise keeps non-ASCII digits such as the "
-    "full-width １２３ a Chinese IME types, so the code never matches; they should become ASCII digits.",
-)
 def test_full_width_digits_from_a_chinese_keyboard_are_understood():
     assert normalise("１２３４ ５６７８ ９０１２") == "123456789012"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ValueError,
-    reason="BUG (o2o/codes.py): str.isdigit() accepts '²', then int('²') raises ValueError in damm_digit, "
-    "so is_well_formed crashes (a 500) instead of answering False.",
-)
 def test_a_superscript_digit_is_not_a_code():
     assert is_well_formed("12345678901²") is False

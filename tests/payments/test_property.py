@@ -67,7 +67,7 @@ pytestmark = pytest.mark.django_db
 
 USERS = 4
 EXAMPLES = int(os.environ.get("PROP_EXAMPLES", 40))
-STEPS = 75
+STEPS = 60
 LIVE = [Order.Status.PENDING_PAYMENT, Order.Status.PAID, Order.Status.COMPLETED]
 ZERO = Decimal("0.00")
 
@@ -84,7 +84,7 @@ pick = st.integers(min_value=0, max_value=10**6)
 
 
 class MoneyMachine(RuleBasedStateMachine):
-    """One run: a store with two deals, three buyers, and a clock that only moves forward."""
+    """One run: a store with two deals, four buyers, and a clock that only moves forward."""
 
     def __init__(self):
         super().__init__()
@@ -161,7 +161,7 @@ class MoneyMachine(RuleBasedStateMachine):
         self.orders.append(order)
         if then == "leave it unpaid":
             return
-        payment, _url = self.step("pay", lambda: start_payment(order, now=self.now))
+        payment, _url = self.step("pay", lambda: start_payment(order, now=self.now))  # just created: payable
         if then != "walk away":
             self.answer(payment, succeed=then == "pay", deliveries=deliveries)
 

@@ -32,7 +32,7 @@ pytestmark = pytest.mark.django_db
 
 
 def api_for(user):
-    client = APIClient()
+    client = APIClient(HTTP_ACCEPT_LANGUAGE="en")
     client.force_authenticate(user)
     return client
 
@@ -636,3 +636,29 @@ def test_an_unpaid_booking_is_cancelled_without_any_refund(buyer):
     assert order.status == Order.Status.CANCELLED
     assert not Refund.objects.exists()
     assert slot_taken(order) == 0
+
+
+@pytest.mark.parametrize("who", ["consumer", "merchant", "no-show"])
+def test_after_a_goodwill_refund_a_booking_can_still_be_cancelled(finance, buyer, booked, who, run_on_commit):
+    # given finance already gave 95 of the 100 back
+    with run_on_commit():
+        payment_services.refund_by_finance(order=booked, amount=Decimal("95.00"), note="rude staff", actor=finance)
+
+    # when the booking is cancelled or marked no-show
+    start = booked.booking.start
+    with run_on_commit():
+        if who == "consumer":
+            payment_services.booking_cancel_and_refund(order=booked, user=buyer, now=start - dt.timedelta(days=2))
+        elif who == "merchant":
+            payment_services.booking_cancel_by_merchant_and_refund(
+                order=booked, actor=finance, reason="closed", now=start - dt.timedelta(days=2)
+            )
+        else:
+            payment_services.booking_no_show_and_refund(order=booked, actor=finance, now=start + dt.timedelta(hours=1))
+
+    # then it goes through, and gives back what is left of the payment, never more
+    booked.refresh_from_db()
+    assert booked.status != Order.Status.CONFIRMED
+    assert Refund.objects.exclude(reason=Refund.Reason.ADMIN).get().amount == Decimal("5.00")
+    assert gateway_cash() == Decimal("0.00")
+    assert_books_clean()
