@@ -19,8 +19,11 @@ run: $(BIN)/.installed
 	$(BIN)/python manage.py seed_demo
 	PATH="$(CURDIR)/$(BIN):$$PATH" PORT=$(PORT) $(BIN)/honcho start
 
+# Two passes: everything else on two workers, then the PostgreSQL race tests alone, since
+# each of them opens dozens of connections at once.
 test: $(BIN)/.installed
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n 2 -m "not postgres" $(PYTEST_ARGS)
+	$(BIN)/pytest -m postgres $(PYTEST_ARGS)
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .
