@@ -31,7 +31,19 @@ from django.db.models import Count
 from django.utils import timezone
 
 from demo import data
-from merchants.models import Category, City, Merchant, MerchantMember, Store, StoreClosedDate, StoreHours, StorePhoto
+from merchants import catalogue_services
+from merchants.models import (
+    Category,
+    City,
+    Deal,
+    Merchant,
+    MerchantMember,
+    Service,
+    Store,
+    StoreClosedDate,
+    StoreHours,
+    StorePhoto,
+)
 from merchants.services import merchant_suspend, store_hours_set, store_photo_add, store_save
 from o2o.images import make_placeholder_photo
 
@@ -602,9 +614,111 @@ def seed_all(*, stores=None, seed=1, password, log=print):
         shapes, seed=seed, cities=cities, categories=categories, users=users, password_hash=password_hash, log=log
     )
     photos_added = seed_store_photos(shapes, merchant_ids, seed=seed)
+    seed_catalogue()
     return {
         "accounts": accounts,
         "summary": summarise(),
         "added": {"merchants": merchants_added, "stores": stores_added, "photos": photos_added},
         "seconds": time.perf_counter() - started,
     }
+
+
+# --- catalogue: services and deals for the showcase stores ---------------------------------------
+
+CATALOGUE_STORES = 24
+
+# (service name, price, prepayment, deposit, minutes, capacity, per person, policy) by top category
+SERVICE_SHAPES = {
+    "food": ("包间预订 · Private room", "300.00", "deposit", "100.00", 120, 2, False, "fair"),
+    "beauty": ("洗剪吹 · Cut and style", "128.00", "full", "0.00", 60, 3, False, "flexible"),
+    "spa": ("全身按摩 60 分钟 · Full-body massage", "198.00", "full", "0.00", 60, 4, False, "moderate"),
+    "ktv": ("中包 3 小时 · Medium room, 3 h", "268.00", "deposit", "80.00", 180, 3, False, "strict"),
+    "fitness": ("团课 · Group class", "69.00", "full", "0.00", 60, 12, True, "flexible"),
+    "home": ("日常保洁 3 小时 · Home cleaning, 3 h", "150.00", "full", "0.00", 180, 2, False, "fair"),
+    "education": ("体验课 · Trial lesson", "99.00", "none", "0.00", 45, 6, True, "none"),
+}
+
+# (title, price, original price, stock or None, contents) by top category
+DEAL_SHAPES = {
+    "food": (
+        "双人套餐 · Set for two",
+        "168.00",
+        "258.00",
+        100,
+        [("招牌锅底", 1), ("精选肉类拼盘", 1), ("时令蔬菜", 2)],
+    ),
+    "beauty": ("洗剪吹代金券 · Cut voucher", "88.00", "128.00", None, [("洗剪吹", 1)]),
+    "spa": ("足疗 90 分钟 · Foot massage 90 min", "139.00", "238.00", 50, [("足疗", 1), ("茶点", 1)]),
+    "ktv": ("欢唱 3 小时 · 3 hours of singing", "99.00", "199.00", 80, [("中包 3 小时", 1), ("果盘", 1)]),
+    "fitness": ("次卡 10 次 · 10-visit pass", "399.00", "690.00", None, [("健身房入场", 10)]),
+    "home": ("深度保洁 · Deep cleaning", "299.00", "399.00", 30, [("深度保洁 4 小时", 1)]),
+    "education": ("4 节体验课 · 4 trial lessons", "199.00", "396.00", 40, [("体验课", 4)]),
+}
+
+
+def _top_slug(category):
+    return category.parent.slug if category.parent_id else category.slug
+
+
+def seed_catalogue():
+    """A bookable service with a weekly schedule and a deal for the first showcase stores;
+    through the console's own services, so the data passes the same rules. Idempotent: a
+    store that already has a service or a deal is left alone."""
+    stores = (
+        Store.objects.filter(is_published=True, merchant__status="approved")
+        .select_related("merchant", "category__parent")
+        .order_by("pk")[:CATALOGUE_STORES]
+    )
+    added = 0
+    for store in stores:
+        top = _top_slug(store.category)
+        owner = store.merchant.members.filter(role="owner").select_related("user").first()
+        actor = owner.user if owner else None
+        shape = SERVICE_SHAPES.get(top)
+        if shape and not Service.objects.filter(store=store).exists():
+            name, price, prepay, deposit, minutes, capacity, per_person, policy = shape
+            service = catalogue_services.service_save(
+                merchant=store.merchant,
+                acting_user=actor,
+                store=store,
+                name=name,
+                price=Decimal(price),
+                prepayment=prepay,
+                deposit=Decimal(deposit),
+                duration_minutes=minutes,
+                capacity=capacity,
+                capacity_per_person=per_person,
+                min_party=1,
+                max_party=8 if not per_person else 4,
+                booking_window_days=14,
+                min_notice_minutes=60,
+                cancellation_policy=policy,
+            )
+            rules = [(day, dt.time(10), dt.time(20), 60) for day in range(7)]
+            catalogue_services.service_schedules_set(service=service, rules=rules, acting_user=actor)
+            added += 1
+        deal_shape = DEAL_SHAPES.get(top)
+        if deal_shape and not Deal.objects.filter(store=store).exists():
+            title, price, original, stock, contents = deal_shape
+            catalogue_services.deal_save(
+                merchant=store.merchant,
+                acting_user=actor,
+                store=store,
+                title=title,
+                price=Decimal(price),
+                original_price=Decimal(original),
+                stock=stock,
+                per_user_limit=5,
+                max_per_order=5,
+                valid_days=90,
+                contents=[
+                    {
+                        "name": n,
+                        "quantity": q,
+                        "price": str((Decimal(original) / len(contents)).quantize(Decimal("0.01"))),
+                    }
+                    for n, q in contents
+                ],
+            )
+            added += 1
+    return added

@@ -20,7 +20,7 @@ from o2o.errors import Invalid
 
 from . import geo
 from .access import member_stores
-from .models import Category, City, Merchant, Store, StoreClosedDate, StoreHours, StorePhoto
+from .models import Category, City, Deal, Merchant, Service, Store, StoreClosedDate, StoreHours, StorePhoto
 
 logger = logging.getLogger(__name__)
 
@@ -275,3 +275,11 @@ def upcoming_closed_dates(store):
 def member_store_list(member):
     """A merchant member's stores for the merchant API, in a fixed number of queries."""
     return with_listing_relations(member_stores(member).order_by("pk"))
+
+
+def bookable_services(store):
+    return list(Service.objects.filter(store=store, is_active=True).order_by("pk"))
+
+
+def deals_on_sale(store):
+    return list(Deal.objects.on_sale().filter(store=store).order_by("pk"))

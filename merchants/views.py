@@ -12,7 +12,9 @@ from .apply_views import apply  # noqa: F401  (merchants/urls.py routes "merchan
 from .context_processors import choose_city, current_city
 from .models import Merchant
 from .selectors import (
+    bookable_services,
     categories_for_choice,
+    deals_on_sale,
     popular_stores,
     store_for_page,
     top_categories,
@@ -94,5 +96,7 @@ def store_detail(request, pk):
         "closed_dates": upcoming_closed_dates(store),
         "is_open_now": store.is_open_now,
         "distance_km": distance_km,
+        "services": bookable_services(store),
+        "deals": deals_on_sale(store),
     }
     return render(request, "merchants/store_detail.html", context)

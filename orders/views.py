@@ -6,12 +6,13 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
+from django.utils.dateparse import parse_date, parse_datetime
 
 from merchants.models import Deal, Service
 from o2o.errors import DomainError
 
 from . import selectors, services
+from .availability import available_slots
 from .forms import BookingCheckoutForm, DealCheckoutForm
 from .models import Order
 
@@ -119,3 +120,37 @@ def order_detail(request, number):
         free, fee = services.cancellation_terms(booking)
         context.update(booking=booking, cancel_free=free, cancel_fee=fee, refund_if_cancelled=booking.prepaid - fee)
     return render(request, "orders/order_detail.html", context)
+
+
+def book(request, service_id):
+    """The booking widget: a strip of dates, the party size and the free slots of the chosen day,
+    each a link to the checkout. Works without JavaScript."""
+    service = get_object_or_404(
+        Service.objects.select_related("store__merchant", "store__city")
+        .prefetch_related("schedules", "date_rules", "store__closed_dates")
+        .filter(is_active=True, store__is_published=True, store__merchant__status="approved"),
+        pk=service_id,
+    )
+    today = timezone.now().astimezone(service.store.tzinfo).date()
+    days = [today + dt.timedelta(days=i) for i in range(min(service.booking_window_days, 14) + 1)]
+    chosen = parse_date(request.GET.get("date") or "") or today
+    if chosen not in days:
+        chosen = today
+    try:
+        party = int(request.GET.get("party_size") or service.min_party)
+    except ValueError:
+        party = service.min_party
+    party = max(service.min_party, min(party, service.max_party))
+    places = service.places_for(party)
+    slots = [slot for slot in available_slots(service, chosen) if slot.remaining >= places]
+    context = {
+        "service": service,
+        "days": days,
+        "chosen": chosen,
+        "party": party,
+        "parties": range(service.min_party, service.max_party + 1),
+        "slots": slots,
+        "prepaid": service.prepaid_amount_for(party),
+        "terms": service.terms,
+    }
+    return render(request, "orders/book.html", context)

@@ -11,8 +11,8 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from ..models import Category, City, Merchant, Store, StoreClosedDate, StoreHours, StorePhoto
-from ..selectors import listing_cover, upcoming_closed_dates
+from ..models import Category, City, Deal, Merchant, Service, Store, StoreClosedDate, StoreHours, StorePhoto
+from ..selectors import bookable_services, deals_on_sale, listing_cover, upcoming_closed_dates
 
 
 class CitySerializer(serializers.ModelSerializer):
@@ -176,6 +176,51 @@ class ClosedDateSerializer(serializers.ModelSerializer):
         fields = ["date", "note"]
 
 
+class StoreServiceSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Service
+        fields = [
+            "id",
+            "name",
+            "description",
+            "price",
+            "prepayment",
+            "deposit",
+            "duration_minutes",
+            "capacity",
+            "capacity_per_person",
+            "min_party",
+            "max_party",
+            "booking_window_days",
+            "min_notice_minutes",
+            "cancellation_policy",
+        ]
+
+
+class StoreDealSerializer(serializers.ModelSerializer):
+    remaining = serializers.IntegerField(allow_null=True, read_only=True)
+
+    class Meta:
+        model = Deal
+        fields = [
+            "id",
+            "title",
+            "contents",
+            "price",
+            "original_price",
+            "stock",
+            "remaining",
+            "per_user_limit",
+            "max_per_order",
+            "valid_days",
+            "valid_until",
+            "weekdays_only",
+            "needs_appointment",
+            "usage_notes",
+            "sale_ends",
+        ]
+
+
 class StoreDetailSerializer(StoreListSerializer):
     """A store page in JSON: the list fields plus contact, hours, photos and what is on offer."""
 
@@ -219,16 +264,16 @@ class StoreDetailSerializer(StoreListSerializer):
 
     # --- What the store offers. Each method is the one place a later issue fills in. ---
 
-    @extend_schema_field(serializers.ListField(child=serializers.DictField()))
+    @extend_schema_field(StoreServiceSerializer(many=True))
     def get_services(self, store):
-        """Bookable services: `id, name, price, deposit, duration_minutes, capacity` (booking issue)."""
-        return []
+        """Bookable services: `id, name, price, deposit, duration_minutes, capacity`, and terms."""
+        return StoreServiceSerializer(bookable_services(store), many=True).data
 
-    @extend_schema_field(serializers.ListField(child=serializers.DictField()))
+    @extend_schema_field(StoreDealSerializer(many=True))
     def get_deals(self, store):
         """Group-buy deals on sale: `id, title, price, original_price, stock, remaining,
-        per_user_limit, valid_days` (deals issue)."""
-        return []
+        per_user_limit, valid_days`."""
+        return StoreDealSerializer(deals_on_sale(store), many=True).data
 
     @extend_schema_field(serializers.ListField(child=serializers.DictField()))
     def get_campaigns(self, store):
