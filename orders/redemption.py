@@ -565,6 +565,14 @@ def _redeem_locked(*, code, member, store, request_key, ip, device, now):
         redeemed_at=now.astimezone(store.tzinfo),
         link=voucher.order.get_absolute_url() if voucher.order_id else "",
     )
+    if voucher.order_id:
+        # One invitation per order (the notification's dedupe key), however many units are used.
+        notification_events.review_invitation(
+            consumer=voucher.user,
+            order_id=voucher.order_id,
+            store_name=store.name,
+            link=voucher.order.get_absolute_url(),
+        )
     redemption.replayed = False
     return redemption
 

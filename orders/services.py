@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from merchants.models import Deal, Merchant, Service, Store
+from notifications import events as notification_events
 from o2o.errors import Conflict, Gone, Invalid, NotFound
 from o2o.money import ZERO, share, to_money
 
@@ -542,6 +543,9 @@ def booking_check_in(*, order, actor, now=None):
     _transition(order, Order.Status.CHECKED_IN, actor=actor, now=now)
     booking.checked_in_at = now
     booking.save(update_fields=["checked_in_at"])
+    notification_events.review_invitation(
+        consumer=order.user, order_id=order.pk, store_name=booking.store.name, link=order.get_absolute_url()
+    )
     return order
 
 
