@@ -38,7 +38,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+
+from bench.scratch import close_django_connections, drop_database, recreate_database, with_database
 
 BENCH_DB = "o2o_bench_flash"
 ROOT = Path(__file__).resolve().parent.parent
@@ -66,16 +67,16 @@ def main(argv=None):
         print(f"drops its own database, {BENCH_DB}, next to that one). Nothing was done.")
         return 2
 
-    bench_url = _with_database(database_url, BENCH_DB)
-    _recreate_database(database_url, BENCH_DB)
+    bench_url = with_database(database_url, BENCH_DB)
+    recreate_database(database_url, BENCH_DB)
     try:
         return _run(options, bench_url)
     finally:
-        _close_django_connections()
+        close_django_connections()
         if options.keep:
             print(f"Kept the scratch database {BENCH_DB}; drop it when done.")
         else:
-            _drop_database(database_url, BENCH_DB)
+            drop_database(database_url, BENCH_DB)
             print(f"Dropped the scratch database {BENCH_DB}.")
 
 
@@ -390,52 +391,6 @@ def _p95(values):
 
 
 # --- the scratch database -----------------------------------------------------------------------
-
-
-def _with_database(url, name):
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, parts.fragment))
-
-
-def _admin_connection(url):
-    import psycopg2
-
-    parts = urlsplit(url)
-    connection = psycopg2.connect(
-        dbname="postgres",
-        user=parts.username or "postgres",
-        password=parts.password,
-        host=parts.hostname or "127.0.0.1",
-        port=parts.port or 5432,
-    )
-    connection.autocommit = True
-    return connection
-
-
-def _recreate_database(url, name):
-    connection = _admin_connection(url)
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            cursor.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        connection.close()
-
-
-def _drop_database(url, name):
-    connection = _admin_connection(url)
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        connection.close()
-
-
-def _close_django_connections():
-    if "django" in sys.modules:
-        from django.db import connections
-
-        connections.close_all()
 
 
 if __name__ == "__main__":

@@ -34,7 +34,9 @@ import time
 from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from urllib.parse import urlencode
+
+from bench.scratch import close_django_connections, copy_database, drop_database, recreate_database, with_database
 
 BENCH_DB = "o2o_bench"
 BENCH_DB_LARGE = "o2o_bench_large"
@@ -85,22 +87,22 @@ def main(argv):
         print(f"its own database, {BENCH_DB}, next to that one). Nothing was done.")
         return 2
 
-    _recreate_database(database_url, BENCH_DB)
+    recreate_database(database_url, BENCH_DB)
     try:
         return _run(options, database_url)
     finally:
-        _close_django_connections()
+        close_django_connections()
         for name in (BENCH_DB, BENCH_DB_LARGE):
             if options.keep:
                 print(f"Kept the scratch database {name}; drop it when done.")
             else:
-                _drop_database(database_url, name)
+                drop_database(database_url, name)
         if not options.keep:
             print(f"Dropped the scratch databases {BENCH_DB} and {BENCH_DB_LARGE}.")
 
 
 def _run(options, database_url):
-    os.environ["DATABASE_URL"] = _with_database(database_url, BENCH_DB)
+    os.environ["DATABASE_URL"] = with_database(database_url, BENCH_DB)
     os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"
     import django
 
@@ -115,7 +117,7 @@ def _run(options, database_url):
     data.grow_to(options.small)
     small_db = connections["default"]
     small_db.close()  # CREATE DATABASE ... TEMPLATE needs the template unused
-    _copy_database(database_url, BENCH_DB, BENCH_DB_LARGE)
+    copy_database(database_url, BENCH_DB, BENCH_DB_LARGE)
     large_db = _connection_to(BENCH_DB_LARGE)
     with using_connection(large_db):
         data.grow_to(options.large)
@@ -145,7 +147,7 @@ def _run(options, database_url):
             "/api/v1/stores/?" + urlencode({"lat": f"{lat:.6f}", "lng": f"{lng:.6f}", "radius_km": f"{RADIUS_KM:g}"})
             for lat, lng in data.query_points(500)
         ]
-        with gunicorn(_with_database(database_url, BENCH_DB_LARGE)) as port:
+        with gunicorn(with_database(database_url, BENCH_DB_LARGE)) as port:
             floor, stores = load_alternating(
                 port, {"floor": ["/bench/floor/"], "stores": paths}, options.seconds, options.concurrency
             )
@@ -516,62 +518,6 @@ def load(port, paths, seconds, concurrency):
 
 
 # --- the scratch database ---------------------------------------------------------------------
-
-
-def _with_database(url, name):
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, parts.fragment))
-
-
-def _admin_connection(url):
-    import psycopg2
-
-    parts = urlsplit(url)
-    connection = psycopg2.connect(
-        dbname="postgres",
-        user=parts.username or "postgres",
-        password=parts.password,
-        host=parts.hostname or "127.0.0.1",
-        port=parts.port or 5432,
-    )
-    connection.autocommit = True
-    return connection
-
-
-def _recreate_database(url, name):
-    connection = _admin_connection(url)
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            cursor.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        connection.close()
-
-
-def _copy_database(url, template, name):
-    connection = _admin_connection(url)
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            cursor.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
-    finally:
-        connection.close()
-
-
-def _drop_database(url, name):
-    connection = _admin_connection(url)
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        connection.close()
-
-
-def _close_django_connections():
-    if "django" in sys.modules:
-        from django.db import connections
-
-        connections.close_all()
 
 
 if __name__ == "__main__":

@@ -45,7 +45,8 @@ import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+
+from bench.scratch import close_django_connections, drop_database, recreate_database, with_database
 
 BENCH_DB = "o2o_bench_notify"
 ROOT = Path(__file__).resolve().parent.parent
@@ -117,20 +118,20 @@ def main(argv=None):
         print(f"(it creates and drops its own database, {BENCH_DB}, and uses Redis database --redis-db).")
         return 2
 
-    bench_url = _with_path(database_url, BENCH_DB)
-    broker_url = _with_path(redis_url, str(options.redis_db))
+    bench_url = with_database(database_url, BENCH_DB)
+    broker_url = with_database(redis_url, str(options.redis_db))
     sms_dir = Path(tempfile.mkdtemp(prefix="bench-notify-sms-"))
     (sms_dir / "accepted").mkdir()
-    _recreate_database(database_url, BENCH_DB)
+    recreate_database(database_url, BENCH_DB)
     try:
         return _run(options, bench_url, broker_url, sms_dir)
     finally:
-        _close_django_connections()
+        close_django_connections()
         shutil.rmtree(sms_dir, ignore_errors=True)
         if options.keep:
             print(f"Kept the scratch database {BENCH_DB}; drop it when done.")
         else:
-            _drop_database(database_url, BENCH_DB)
+            drop_database(database_url, BENCH_DB)
             print(f"Dropped the scratch database {BENCH_DB}.")
 
 
@@ -407,58 +408,12 @@ def _clear_broker(broker):
             broker.delete(key)
 
 
-def _with_path(url, path):
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, "/" + path, parts.query, parts.fragment))
-
-
-def _admin_connection(url):
-    import psycopg2
-
-    parts = urlsplit(url)
-    connection = psycopg2.connect(
-        dbname="postgres",
-        user=parts.username or "postgres",
-        password=parts.password,
-        host=parts.hostname or "127.0.0.1",
-        port=parts.port or 5432,
-    )
-    connection.autocommit = True
-    return connection
-
-
-def _recreate_database(url, name):
-    connection = _admin_connection(url)
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            cursor.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        connection.close()
-
-
-def _drop_database(url, name):
-    connection = _admin_connection(url)
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        connection.close()
-
-
 def _django_already_set_up():
     if "django" not in sys.modules:
         return False
     from django.apps import apps
 
     return apps.ready
-
-
-def _close_django_connections():
-    if "django" in sys.modules:
-        from django.db import connections
-
-        connections.close_all()
 
 
 if __name__ == "__main__":
