@@ -154,6 +154,11 @@ class Booking(models.Model):
     fee_kept = models.DecimalField(**MONEY, default=ZERO)
     checked_in_at = models.DateTimeField(null=True, blank=True)
     holds_slot = models.BooleanField(default=True)
+    # An appointment booked with a deal voucher (the deal "needs an appointment"): nothing to
+    # pay, and the voucher is what is redeemed at the visit.
+    voucher = models.ForeignKey(
+        "coupons.Voucher", null=True, blank=True, on_delete=models.PROTECT, related_name="appointments"
+    )
 
     class Meta:
         ordering = ["start"]

@@ -541,6 +541,10 @@ def _redeem_locked(*, code, member, store, request_key, ip, device, now):
             order_services.booking_check_in(order=order, actor=member.user, now=now)
     elif order is not None:
         order_services.order_complete_if_done(order=order, now=now)
+        # A deal voucher used for its appointment checks that booking in too.
+        appointment = order_services.appointment_for_visit(voucher=voucher, now=now)
+        if appointment is not None:
+            order_services.booking_check_in(order=appointment.order, actor=member.user, now=now)
     audit(
         "voucher.redeemed",
         redemption,

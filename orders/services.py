@@ -16,6 +16,8 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from coupons.models import Voucher
+from coupons.services import lock_vouchers
 from merchants.models import Deal, Merchant, Service, Store
 from notifications import events as notification_events
 from o2o.errors import Conflict, Gone, Invalid, NotFound
@@ -648,3 +650,102 @@ def order_reopen_after_undo(*, order, actor=None, note="", now=None):
         order=order, from_status=previous, to_status=order.status, actor=actor, note=note[:200], created_at=now
     )
     return True
+
+
+# --- appointments booked with a deal voucher ---------------------------------------------------
+
+
+def order_create_for_appointment(*, user, voucher_id, start, party_size, note="", now=None):
+    """Book a slot of the deal's appointment service with an unused voucher of that deal.
+    Nothing is paid (the voucher was); the booking is confirmed at once and the voucher is
+    redeemed at the visit. One live appointment per voucher: move it rather than book again."""
+    now = now or timezone.now()
+    voucher = (
+        Voucher.objects.select_related(
+            "deal__appointment_service__store__merchant", "deal__appointment_service__store__city"
+        )
+        .filter(pk=voucher_id, user=user, kind=Voucher.Kind.DEAL)
+        .first()
+    )
+    if voucher is None:
+        raise NotFound(_("No such voucher."), field="voucher", code="unknown_voucher")
+    deal = voucher.deal
+    if not deal.needs_appointment or deal.appointment_service_id is None:
+        raise Invalid(_("This voucher needs no appointment."), field="voucher", code="no_appointment_needed")
+    service = deal.appointment_service
+    if not service.min_party <= party_size <= service.max_party:
+        raise Invalid(
+            _("Party size must be between %(lo)d and %(hi)d.") % {"lo": service.min_party, "hi": service.max_party},
+            field="party_size",
+            code="bad_party_size",
+        )
+    check_bookable_start(service, start, now=now)
+    if start > voucher.valid_until:
+        raise Invalid(_("The voucher expires before this time."), field="start", code="after_voucher_expiry")
+    places = service.places_for(party_size)
+
+    def create(number):
+        # Race: two taps on two slots would each see no appointment; the voucher's row lock
+        # makes the second wait and then see the first.
+        (locked,) = lock_vouchers([voucher.pk])
+        if locked.status != Voucher.Status.VALID:
+            raise Conflict(_("This voucher is no longer usable."), field="voucher", code="voucher_not_valid")
+        live = Booking.objects.filter(voucher=locked).exclude(order__status__in=_APPOINTMENT_ENDED)
+        if live.exists():
+            raise Conflict(
+                _("This voucher already has an appointment; change its time instead."), code="already_booked"
+            )
+        order = Order.objects.create(
+            number=number,
+            user=user,
+            merchant=service.store.merchant,
+            store=service.store,
+            kind=Order.Kind.BOOKING,
+            subtotal=ZERO,
+            total=ZERO,
+            commission_rate=service.store.merchant.effective_commission_rate,
+            payment_deadline=now + PAYMENT_WINDOW,
+            created_at=now,
+        )
+        OrderItem.objects.create(
+            order=order, service=service, title=service.name, unit_price=ZERO, quantity=1, subtotal=ZERO
+        )
+        Booking.objects.create(
+            order=order,
+            service=service,
+            store=service.store,
+            start=start,
+            end=start + dt.timedelta(minutes=service.duration_minutes),
+            party_size=party_size,
+            places=places,
+            cancellation_policy="none",
+            note=note[:200],
+            voucher=locked,
+        )
+        OrderEvent.objects.create(order=order, to_status=order.status, actor=user, note="with voucher", created_at=now)
+        if not _take_slot(service, start, places):
+            raise Conflict(_("This time is fully booked."), field="start", code="slot_full")
+        order_mark_paid(order=order, now=now)
+        order.refresh_from_db()
+        return order
+
+    return _create_with_unique_number(create, now)
+
+
+_APPOINTMENT_ENDED = (
+    Order.Status.CANCELLED,
+    Order.Status.CANCELLED_BY_CONSUMER,
+    Order.Status.CANCELLED_BY_MERCHANT,
+    Order.Status.NO_SHOW,
+)
+
+
+def appointment_for_visit(*, voucher, now=None):
+    """The voucher's confirmed appointment on today's date (store time), if any."""
+    now = now or timezone.now()
+    for booking in Booking.objects.filter(voucher=voucher, order__status=Order.Status.CONFIRMED).select_related(
+        "order", "store__city"
+    ):
+        if booking.local_start.date() == now.astimezone(booking.store.tzinfo).date():
+            return booking
+    return None

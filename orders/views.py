@@ -8,8 +8,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
+from coupons.models import Voucher
 from merchants.models import Deal, Service
 from o2o.errors import DomainError
+from o2o.money import ZERO
 
 from . import selectors, services
 from .availability import available_slots
@@ -62,15 +64,25 @@ def checkout_booking(request, service_id):
     initial = {"start": request.GET.get("start"), "party_size": request.GET.get("party_size") or service.min_party}
     form = BookingCheckoutForm(request.POST or None, initial=initial)
     start = parse_datetime(request.POST.get("start") or request.GET.get("start") or "")
+    voucher = _own_appointment_voucher(request, service)
     if request.method == "POST" and form.is_valid():
         try:
-            order = services.order_create_for_booking(
-                user=request.user,
-                service_id=service.pk,
-                start=form.cleaned_data["start"],
-                party_size=form.cleaned_data["party_size"],
-                note=form.cleaned_data["note"],
-            )
+            if voucher is not None:
+                order = services.order_create_for_appointment(
+                    user=request.user,
+                    voucher_id=voucher.pk,
+                    start=form.cleaned_data["start"],
+                    party_size=form.cleaned_data["party_size"],
+                    note=form.cleaned_data["note"],
+                )
+            else:
+                order = services.order_create_for_booking(
+                    user=request.user,
+                    service_id=service.pk,
+                    start=form.cleaned_data["start"],
+                    party_size=form.cleaned_data["party_size"],
+                    note=form.cleaned_data["note"],
+                )
         except DomainError as exc:
             form.add_error("party_size" if exc.field == "party_size" else None, exc.message)
         else:
@@ -86,12 +98,23 @@ def checkout_booking(request, service_id):
         "start": start,
         "end": start + dt.timedelta(minutes=service.duration_minutes) if start else None,
         "party": party,
-        "prepaid": service.prepaid_amount_for(party),
+        "prepaid": ZERO if voucher else service.prepaid_amount_for(party),
         "price": service.price_for(party),
         "terms": service.terms,
+        "voucher": voucher,
     }
     status = 400 if request.method == "POST" else 200
     return render(request, "orders/checkout_booking.html", context, status=status)
+
+
+def _own_appointment_voucher(request, service):
+    """The signed-in consumer's unused deal voucher named in `?voucher=`, if it books `service`."""
+    raw = request.POST.get("voucher") or request.GET.get("voucher") or ""
+    if not raw.isdigit() or not request.user.is_authenticated:
+        return None
+    return Voucher.objects.filter(
+        pk=int(raw), user=request.user, status=Voucher.Status.VALID, deal__appointment_service=service
+    ).first()
 
 
 @login_required
@@ -143,6 +166,7 @@ def book(request, service_id):
     party = max(service.min_party, min(party, service.max_party))
     places = service.places_for(party)
     slots = [slot for slot in available_slots(service, chosen) if slot.remaining >= places]
+    voucher_id = request.GET.get("voucher", "")
     context = {
         "service": service,
         "days": days,
@@ -152,5 +176,6 @@ def book(request, service_id):
         "slots": slots,
         "prepaid": service.prepaid_amount_for(party),
         "terms": service.terms,
+        "voucher_id": voucher_id if voucher_id.isdigit() else "",
     }
     return render(request, "orders/book.html", context)

@@ -15,12 +15,15 @@ class OrderCreateSerializer(serializers.Serializer):
     start = serializers.DateTimeField(required=False)
     party_size = serializers.IntegerField(required=False, min_value=1, max_value=1000)
     note = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    voucher = serializers.IntegerField(
+        required=False, min_value=1, help_text="Book the appointment of a deal voucher (with start and party_size)."
+    )
     coupon = serializers.IntegerField(required=False, min_value=1)
     coupons = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False, max_length=2)
 
     def validate(self, data):
-        is_deal, is_booking = "deal" in data, "service" in data
-        if is_deal == is_booking:
+        is_deal, is_booking = "deal" in data, "service" in data or "voucher" in data
+        if is_deal == is_booking or ("service" in data and "voucher" in data):
             raise serializers.ValidationError(
                 "Give either a deal (with quantity) or a service (with start and party_size)."
             )
@@ -156,3 +159,7 @@ class MerchantBookingSerializer(serializers.ModelSerializer):
 
 class ReasonSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=200)
+
+
+class RescheduleSerializer(serializers.Serializer):
+    start = serializers.DateTimeField()

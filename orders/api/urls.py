@@ -5,6 +5,7 @@ from . import views
 urlpatterns = [
     path("orders/", views.OrderListCreate.as_view(), name="api-orders"),
     path("orders/<int:pk>/", views.OrderDetail.as_view(), name="api-order"),
+    path("orders/<int:pk>/reschedule/", views.OrderReschedule.as_view(), name="api-order-reschedule"),
     path("stores/<int:pk>/availability/", views.StoreAvailability.as_view(), name="api-store-availability"),
     path("merchant/bookings/", views.MerchantBookingList.as_view(), name="api-merchant-bookings"),
 ]

@@ -20,6 +20,7 @@ from .serializers import (
     MerchantBookingSerializer,
     OrderCreateSerializer,
     OrderSerializer,
+    RescheduleSerializer,
     SlotSerializer,
 )
 
@@ -42,6 +43,14 @@ class OrderListCreate(generics.ListCreateAPIView):
         v = data.validated_data
         if "deal" in v:
             order = services.order_create_for_deal(user=request.user, deal_id=v["deal"], quantity=v["quantity"])
+        elif "voucher" in v:
+            order = services.order_create_for_appointment(
+                user=request.user,
+                voucher_id=v["voucher"],
+                start=v["start"],
+                party_size=v["party_size"],
+                note=v.get("note", ""),
+            )
         else:
             order = services.order_create_for_booking(
                 user=request.user,
@@ -70,6 +79,20 @@ class OrderDetail(generics.RetrieveAPIView):
         if getattr(self, "swagger_fake_view", False):  # schema generation has no user
             return Order.objects.none()
         return selectors.orders_for_user(self.request.user)
+
+
+class OrderReschedule(APIView):
+    """Move a booking to another free time; the old place is kept until the new one is taken."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=RescheduleSerializer, responses={200: OrderSerializer})
+    def post(self, request, pk):
+        order = get_object_or_404(Order, pk=pk, user=request.user, kind=Order.Kind.BOOKING)
+        data = RescheduleSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.booking_reschedule(order=order, actor=request.user, start=data.validated_data["start"])
+        return Response(OrderSerializer(selectors.orders_for_user(request.user).get(pk=pk)).data)
 
 
 class StoreAvailability(APIView):
