@@ -19,6 +19,9 @@
   }
 
   function enhanceCodeInput(input) {
+    // Digits typed before this script ran (it is deferred) are grouped at once.
+    var typed = digitsOf(input.value);
+    if (typed.length && typed.length <= CODE_LENGTH) input.value = grouped(typed);
     input.addEventListener("input", function () {
       var caret = input.selectionStart, before = input.value;
       var digitsBeforeCaret = digitsOf(before.slice(0, caret)).length;

@@ -41,6 +41,8 @@ def sign_in(page, live_server, username, password, next_url):
     page.get_by_label("Username, e-mail or phone").fill(username)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"**{next_url}")
+    page.wait_for_load_state()  # verify.js is deferred: type once it listens
 
 
 def test_clerk_verifies_a_typed_code_and_the_consumer_sees_it_used(live_server, page, password, counter):
