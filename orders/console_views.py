@@ -96,17 +96,7 @@ def _parse_date_or_none(value):
 
 def _bookings_on(merchant, stores, day):
     """The day's bookings of `stores`, each store's day taken in its own time zone."""
-    by_zone = {}
-    for store in stores:
-        by_zone.setdefault(store.city.timezone, []).append(store)
-    bookings = []
-    for zone_stores in by_zone.values():
-        bookings.extend(
-            selectors.bookings_for_merchant(
-                merchant, store_ids=[s.pk for s in zone_stores], day=day, tz=zone_stores[0].tzinfo
-            )
-        )
-    return sorted(bookings, key=lambda b: (b.start, b.pk))
+    return list(selectors.bookings_on_local_day(merchant, stores, day))
 
 
 def _day_calendar(bookings):

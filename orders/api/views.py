@@ -141,12 +141,11 @@ class MerchantBookingList(generics.ListAPIView):
             day = None
         if day is None:
             raise Invalid(_("Give the date as YYYY-MM-DD."), field="date", code="bad_date")
-        store_ids = list(member_stores(self.request.member).values_list("pk", flat=True))
+        stores = list(member_stores(self.request.member).select_related("city"))
         store = self.request.query_params.get("store")
         if store:
-            if not store.isdigit() or int(store) not in store_ids:
+            stores = [s for s in stores if store.isdigit() and s.pk == int(store)]
+            if not stores:
                 raise Invalid(_("Not one of your stores."), field="store", code="unknown_store")
-            store_ids = [int(store)]
-        return selectors.bookings_for_merchant(
-            self.request.merchant, store_ids=store_ids, day=day, tz=timezone.get_current_timezone()
-        )
+        # Each store's day in its own time zone.
+        return selectors.bookings_on_local_day(self.request.merchant, stores, day)
