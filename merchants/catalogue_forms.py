@@ -20,6 +20,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from .catalogue_models import CANCELLATION_TERMS, CancellationPolicy
+from .catalogue_services import SERVICE_FIELDS
 from .models import Deal, Service, ServiceDateRule
 
 WEEKDAY_NAMES = (_("Monday"), _("Tuesday"), _("Wednesday"), _("Thursday"), _("Friday"), _("Saturday"), _("Sunday"))
@@ -253,26 +254,10 @@ def _money_widget(minimum="0"):
 
 # --- services --------------------------------------------------------------------------------
 
-SERVICE_FORM_FIELDS = (
-    "name",
-    "description",
-    "price",
-    "prepayment",
-    "deposit",
-    "duration_minutes",
-    "capacity",
-    "capacity_per_person",
-    "min_party",
-    "max_party",
-    "booking_window_days",
-    "min_notice_minutes",
-    "cancellation_policy",
-    "is_active",
-)
 
 _ServiceFields = _fields_form(
     Service,
-    SERVICE_FORM_FIELDS,
+    SERVICE_FIELDS,
     widgets={
         "description": forms.Textarea(attrs={"rows": 3}),
         "price": _money_widget(),
@@ -294,7 +279,7 @@ class ServiceForm(CatalogueFormMixin, _ServiceFields):
 
     def __init__(self, *args, instance=None, stores=None, **kwargs):
         if instance is not None:
-            kwargs["initial"] = {**model_to_dict(instance, fields=SERVICE_FORM_FIELDS), **(kwargs.get("initial") or {})}
+            kwargs["initial"] = {**model_to_dict(instance, fields=SERVICE_FIELDS), **(kwargs.get("initial") or {})}
         super().__init__(*args, **kwargs)
         self.instance = instance
         self.fields["cancellation_policy"].choices = policy_choices()
@@ -311,7 +296,7 @@ class ServiceForm(CatalogueFormMixin, _ServiceFields):
             }
 
     def service_fields(self):
-        fields = {name: self.cleaned_data[name] for name in SERVICE_FORM_FIELDS if name in self.cleaned_data}
+        fields = {name: self.cleaned_data[name] for name in SERVICE_FIELDS if name in self.cleaned_data}
         if fields.get("deposit") is None:
             fields["deposit"] = Decimal("0.00")
         return fields

@@ -331,6 +331,53 @@ def _get_service(service_id):
     return service
 
 
+def _create_booking_order(
+    number, *, user, service, start, party_size, places, prepaid, price, policy, note, now, voucher=None
+):
+    """Insert a booking's order, item, booking and history row, then take its slot place (last:
+    the slot row's lock lives for one statement). Nothing to prepay confirms it at once."""
+    merchant = service.store.merchant
+    order = Order.objects.create(
+        number=number,
+        user=user,
+        merchant=merchant,
+        store=service.store,
+        kind=Order.Kind.BOOKING,
+        subtotal=prepaid,
+        total=prepaid,
+        commission_rate=merchant.effective_commission_rate,
+        payment_deadline=now + PAYMENT_WINDOW,
+        created_at=now,
+    )
+    OrderItem.objects.create(
+        order=order, service=service, title=service.name, unit_price=prepaid, quantity=1, subtotal=prepaid
+    )
+    Booking.objects.create(
+        order=order,
+        service=service,
+        store=service.store,
+        start=start,
+        end=start + dt.timedelta(minutes=service.duration_minutes),
+        party_size=party_size,
+        places=places,
+        prepaid=prepaid,
+        price=price,
+        cancellation_policy=policy,
+        note=note[:200],
+        voucher=voucher,
+    )
+    OrderEvent.objects.create(
+        order=order, to_status=order.status, actor=user, note="with voucher" if voucher else "", created_at=now
+    )
+    if not _take_slot(service, start, places):
+        raise Conflict(_("This time is fully booked."), field="start", code="slot_full")
+    if prepaid == ZERO:
+        order_mark_paid(order=order, now=now)
+        # order_mark_paid confirms a fresh, locked copy: hand the caller the confirmed one.
+        order.refresh_from_db()
+    return order
+
+
 def order_create_for_booking(*, user, service_id, start, party_size, note="", now=None):
     """Book a slot: hold one place (or one per person) for 15 minutes until paid. A service
     without prepayment is confirmed at once."""
@@ -353,45 +400,21 @@ def order_create_for_booking(*, user, service_id, start, party_size, note="", no
 
     price = to_money(service.price_for(party_size))
     prepaid = to_money(service.prepaid_amount_for(party_size))
-    merchant = service.store.merchant
 
     def create(number):
-        order = Order.objects.create(
-            number=number,
+        return _create_booking_order(
+            number,
             user=user,
-            merchant=merchant,
-            store=service.store,
-            kind=Order.Kind.BOOKING,
-            subtotal=prepaid,
-            total=prepaid,
-            commission_rate=merchant.effective_commission_rate,
-            payment_deadline=now + PAYMENT_WINDOW,
-            created_at=now,
-        )
-        OrderItem.objects.create(
-            order=order, service=service, title=service.name, unit_price=prepaid, quantity=1, subtotal=prepaid
-        )
-        Booking.objects.create(
-            order=order,
             service=service,
-            store=service.store,
             start=start,
-            end=start + dt.timedelta(minutes=service.duration_minutes),
             party_size=party_size,
             places=places,
             prepaid=prepaid,
             price=price,
-            cancellation_policy=service.cancellation_policy,
-            note=note[:200],
+            policy=service.cancellation_policy,
+            note=note,
+            now=now,
         )
-        OrderEvent.objects.create(order=order, to_status=order.status, actor=user, created_at=now)
-        if not _take_slot(service, start, places):
-            raise Conflict(_("This time is fully booked."), field="start", code="slot_full")
-        if prepaid == ZERO:
-            order_mark_paid(order=order, now=now)
-            # order_mark_paid confirms a fresh, locked copy: hand the caller the confirmed one.
-            order.refresh_from_db()
-        return order
 
     try:
         return _create_with_unique_number(create, now)
@@ -695,39 +718,20 @@ def order_create_for_appointment(*, user, voucher_id, start, party_size, note=""
             raise Conflict(
                 _("This voucher already has an appointment; change its time instead."), code="already_booked"
             )
-        order = Order.objects.create(
-            number=number,
+        return _create_booking_order(
+            number,
             user=user,
-            merchant=service.store.merchant,
-            store=service.store,
-            kind=Order.Kind.BOOKING,
-            subtotal=ZERO,
-            total=ZERO,
-            commission_rate=service.store.merchant.effective_commission_rate,
-            payment_deadline=now + PAYMENT_WINDOW,
-            created_at=now,
-        )
-        OrderItem.objects.create(
-            order=order, service=service, title=service.name, unit_price=ZERO, quantity=1, subtotal=ZERO
-        )
-        Booking.objects.create(
-            order=order,
             service=service,
-            store=service.store,
             start=start,
-            end=start + dt.timedelta(minutes=service.duration_minutes),
             party_size=party_size,
             places=places,
-            cancellation_policy="none",
-            note=note[:200],
+            prepaid=ZERO,
+            price=ZERO,
+            policy="none",
+            note=note,
+            now=now,
             voucher=locked,
         )
-        OrderEvent.objects.create(order=order, to_status=order.status, actor=user, note="with voucher", created_at=now)
-        if not _take_slot(service, start, places):
-            raise Conflict(_("This time is fully booked."), field="start", code="slot_full")
-        order_mark_paid(order=order, now=now)
-        order.refresh_from_db()
-        return order
 
     return _create_with_unique_number(create, now)
 

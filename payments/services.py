@@ -321,17 +321,7 @@ def booking_cancel_and_refund(*, order, user, now=None):
             return order_services.order_cancel_unpaid(order=locked, actor=user, now=now)
         to_refund = order_services.booking_cancel_by_consumer(order=locked, actor=user, now=now)
         _void_booking_voucher(locked, now=now)
-        if to_refund > ZERO:
-            refund = _refund_create(
-                payment=_paid_payment(locked),
-                order=locked,
-                amount=to_refund,
-                reason=Refund.Reason.BOOKING_CANCELLED,
-                actor=user,
-                now=now,
-                capped=True,
-            )
-            to_refund = refund.amount if refund else ZERO  # capped, perhaps
+        to_refund = _refund_booking(locked, to_refund, Refund.Reason.BOOKING_CANCELLED, actor=user, now=now)
         _notify_booking_cancelled(locked.pk, by="consumer", refund_amount=to_refund)
         return locked
 
@@ -341,18 +331,9 @@ def booking_cancel_by_merchant_and_refund(*, order, actor, reason, now=None):
         locked = order_services.lock_order(order.pk)
         to_refund = order_services.booking_cancel_by_merchant(order=locked, actor=actor, reason=reason, now=now)
         _void_booking_voucher(locked, now=now)
-        if to_refund > ZERO:
-            refund = _refund_create(
-                payment=_paid_payment(locked),
-                order=locked,
-                amount=to_refund,
-                reason=Refund.Reason.MERCHANT_CANCELLED,
-                note=reason,
-                actor=actor,
-                now=now,
-                capped=True,
-            )
-            to_refund = refund.amount if refund else ZERO  # capped, perhaps
+        to_refund = _refund_booking(
+            locked, to_refund, Refund.Reason.MERCHANT_CANCELLED, actor=actor, now=now, note=reason
+        )
         _notify_booking_cancelled(locked.pk, by="merchant", reason=reason, refund_amount=to_refund)
         return locked
 
@@ -367,19 +348,27 @@ def booking_no_show_and_refund(*, order, actor, now=None):
         ):
             voucher.status, voucher.expired_at = Voucher.Status.EXPIRED, now or timezone.now()
             voucher.save(update_fields=["status", "expired_at"])
-        if to_refund > ZERO:
-            refund = _refund_create(
-                payment=_paid_payment(locked),
-                order=locked,
-                amount=to_refund,
-                reason=Refund.Reason.NO_SHOW,
-                actor=actor,
-                now=now,
-                capped=True,
-            )
-            to_refund = refund.amount if refund else ZERO  # capped, perhaps
+        to_refund = _refund_booking(locked, to_refund, Refund.Reason.NO_SHOW, actor=actor, now=now)
         _notify_booking_no_show(locked.pk, refund_amount=to_refund)
         return locked
+
+
+def _refund_booking(order, amount, reason, *, actor, now=None, note=""):
+    """Refund what a booking's cancellation or no-show gives back, capped at what is left of
+    the payment (finance may have refunded part already); returns the amount refunded."""
+    if amount <= ZERO:
+        return ZERO
+    refund = _refund_create(
+        payment=_paid_payment(order),
+        order=order,
+        amount=amount,
+        reason=reason,
+        note=note,
+        actor=actor,
+        now=now,
+        capped=True,
+    )
+    return refund.amount if refund else ZERO
 
 
 def _void_booking_voucher(order, *, now=None):
